@@ -1,0 +1,19 @@
+"""What simyard itself registers, as lazy `module:attribute` paths so naming one never imports the others."""
+
+REGISTRY: dict[str, dict[str, str]] = {
+    "world": {
+        "sokoban": "simyard.sims.puzzles.sokoban:SokobanEnv",
+        "frozenlake": "simyard.sims.puzzles.frozenlake:FrozenLakeEnv",
+        "bandit": "simyard.sims.puzzles.bandit:BanditEnv",
+        "countdown": "simyard.sims.puzzles.countdown:CountdownEnv",
+    },
+    "agent": {
+        "random": "simyard.agents.baselines:RandomAgent",
+        "oracle": "simyard.agents.baselines:OracleAgent",
+        "human": "simyard.agents.human:HumanAgent",
+        "openai": "simyard.agents.openai_agent:OpenAIAgent",
+    },
+    "suite": {
+        "ragen": "simyard.tasks.ragen:ragen_suite",
+    },
+}
