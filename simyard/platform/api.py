@@ -20,14 +20,14 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: What an agent may hand a world: a choice id (int) or name (str), a command string, a JSON object (dict) or a
 #: vector (sequence of numbers / numpy array). The world parses and validates it.
-Action = Union[int, str, Mapping[str, Any], Sequence[float], np.ndarray]
+Action = int | str | Mapping[str, Any] | Sequence[float] | np.ndarray
 
 ActionKind = Literal["choice", "text", "json", "vector"]
 

@@ -19,7 +19,18 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from simyard.platform.api import Action, Agent, Decision, Env, ModelCall, Observation, StepResult, Task, WorldAware
+from simyard.platform.api import (
+    Action,
+    ActionSpec,
+    Agent,
+    Decision,
+    Env,
+    ModelCall,
+    Observation,
+    StepResult,
+    Task,
+    WorldAware,
+)
 
 EndReason = Literal["goal", "terminated", "truncated", "max_steps", "invalid_cap", "time_limit", "agent_error",
                     "world_error"]
@@ -110,15 +121,26 @@ class _Turn:
 
     observation: Observation
     deadline: float | None
+    spec: ActionSpec
 
 
-def as_decision(reply: Any) -> Decision:
-    """Normalise what `Agent.act` returned: an action, a list of actions (a plan) or a Decision."""
+def as_decision(reply: Any, spec: ActionSpec | None = None) -> Decision:
+    """Normalise what `Agent.act` returned: an action, a list of actions (a plan) or a Decision.
+
+    A list is a plan, except in a vector world where a flat list of numbers is one vector action (a plan of
+    vectors is then a list of lists).
+    """
     if isinstance(reply, Decision):
         return reply
     if isinstance(reply, list):
+        if spec is not None and spec.kind == "vector" and reply and all(_is_number(item) for item in reply):
+            return Decision(actions=[reply])
         return Decision(actions=reply)
     return Decision(actions=[reply])
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def jsonable_action(action: Action | None) -> Any:
@@ -170,7 +192,7 @@ def _episode_loop(
         if deadline is not None and time.monotonic() >= deadline:
             return finish("time_limit")
         asked = time.monotonic()
-        decision = yield _Turn(observation, deadline)
+        decision = yield _Turn(observation, deadline, spec)
         act_latency_s = time.monotonic() - asked
         if isinstance(decision, (TimeoutError, asyncio.TimeoutError)):
             return finish("time_limit")
@@ -251,7 +273,7 @@ def _drive(loop: Generator[_Turn, Decision | BaseException, EpisodeResult], agen
         turn = next(loop)
         while True:
             try:
-                answer: Decision | BaseException = as_decision(agent.act(turn.observation))
+                answer: Decision | BaseException = as_decision(agent.act(turn.observation), turn.spec)
             except Exception as exc:
                 answer = exc
             turn = loop.send(answer)
@@ -268,7 +290,7 @@ async def _drive_async(loop: Generator[_Turn, Decision | BaseException, EpisodeR
                 if inspect.isawaitable(reply):
                     timeout = None if turn.deadline is None else max(0.0, turn.deadline - time.monotonic())
                     reply = await asyncio.wait_for(reply, timeout)
-                answer: Decision | BaseException = as_decision(reply)
+                answer: Decision | BaseException = as_decision(reply, turn.spec)
             except Exception as exc:
                 answer = exc
             turn = loop.send(answer)
