@@ -1,0 +1,5 @@
+"""`python -m simyard` is the `simyard` command."""
+
+from simyard.cli import main
+
+main()

@@ -1,0 +1,102 @@
+"""The `human` agent: a person plays from the terminal, seeing what a model would see.
+
+Input that names no action is answered with a hint and asked again; it costs no step, because a typo is not the
+agent's decision. Images are saved as PNG files and their paths printed, so a person on a headless machine can open
+them.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from simyard.platform.api import Action, ActionSpec, Agent, Observation, Task
+
+
+class HumanQuit(Exception):
+    """The person typed the quit command; the episode ends with this as its reason."""
+
+
+class HumanAgent(Agent):
+    """Asks a person for each action on the terminal.
+
+    Args:
+        frames_dir: Where to save the images of each observation (a temporary directory by default).
+        input_fn: Reads one line from the person (the builtin `input` by default; injectable for tests).
+        print_fn: Shows text to the person.
+    """
+
+    name = "human"
+    quit_words = frozenset({":q", "quit", "exit"})
+
+    def __init__(
+        self,
+        frames_dir: str | Path | None = None,
+        input_fn: Callable[[str], str] = input,
+        print_fn: Callable[[str], None] = print,
+    ) -> None:
+        self.frames_dir = Path(frames_dir or tempfile.mkdtemp(prefix="simyard-human-"))
+        self.input_fn, self.print_fn = input_fn, print_fn
+        self.spec = ActionSpec(kind="text")
+        self.turn = 0
+        self.task_id = ""
+
+    def reset(self, task: Task, spec: ActionSpec) -> None:
+        self.spec, self.turn, self.task_id = spec, 0, task.id
+        self.print_fn(f"Task {task.id}: {task.instruction}")
+        if spec.help:
+            self.print_fn(f"Actions: {spec.help}")
+
+    def act(self, observation: Observation) -> Action:
+        self.turn += 1
+        self.print_fn(observation.text)
+        for view, image in observation.images.items():
+            self.print_fn(f"[image {view}] {self._save(view, image)}")
+        choices = self._choices(observation)
+        for index, name in choices:
+            self.print_fn(f"  {index:>3}  {name}")
+        while True:
+            line = self.input_fn("action> ").strip()
+            if line.lower() in self.quit_words:
+                raise HumanQuit("the person quit the episode")
+            action, problem = self._parse(line, choices)
+            if problem is None:
+                return action
+            self.print_fn(problem)
+
+    def _choices(self, observation: Observation) -> list[tuple[int, str]]:
+        if self.spec.kind != "choice":
+            return []
+        valid = observation.data.get("valid_actions")
+        ids = ((self.spec.choice_id(name), name) for name in (valid or self.spec.choices))
+        return [(action_id, name) for action_id, name in ids if action_id is not None]
+
+    def _parse(self, line: str, choices: list[tuple[int, str]]) -> tuple[Action | None, str | None]:
+        if not line:
+            return None, "Type an action (or :q to quit)."
+        if self.spec.kind == "choice":
+            action_id = self.spec.choice_id(line)
+            if action_id is None:
+                sample = ", ".join(name for _, name in choices[:3])
+                return None, f"{line!r} is not an action: type its number or its name (e.g. {sample})."
+            return self.spec.choices[action_id], None
+        if self.spec.kind == "json":
+            try:
+                return json.loads(line), None
+            except json.JSONDecodeError as exc:
+                return None, f"not JSON ({exc.msg}); type an object like {self.spec.help or '{...}'}"
+        if self.spec.kind == "vector":
+            try:
+                return [float(v) if "." in v else int(v) for v in line.replace(",", " ").split()], None
+            except ValueError:
+                return None, f"type {self.spec.size or 'some'} numbers separated by spaces"
+        return line, None
+
+    def _save(self, view: str, image) -> Path:
+        from PIL import Image
+
+        path = self.frames_dir / f"{self.task_id}_turn{self.turn:03d}_{view}.png"
+        Image.fromarray(image).save(path)
+        return path
