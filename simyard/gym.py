@@ -19,11 +19,12 @@ Actions are not checked against the space: whatever the policy sends reaches the
 bad ones with `info["valid"] = False`, as the contract promises.
 
 Observations are a `Dict`: `"text"` (a `Text` space) plus one `Box(0, 255, (H, W, 3), uint8)` per image view the
-world shows. Gymnasium's `Text` only contains strings over a fixed charset, so the text is mapped onto `TEXT_CHARSET`
-(ASCII, Latin-1, Greek, punctuation, arrows, maths such as '√', box drawing, blocks, shapes, symbols): any other
-character becomes U+FFFD and text longer than `max_text_length` is cut with '…'. Images whose size differs from the
-first episode's are resized (nearest neighbour), so the space stays fixed. Everything else the world says —
-`Observation.data`, the step info, the task — is in `info`.
+world shows: the observation's images, and a `render(view)` of each declared view they leave out (`images=False`
+keeps text only). Images whose size differs from the first episode's are resized (nearest neighbour), so the space
+stays fixed. Gymnasium's `Text` only contains strings over a fixed charset, so the text is mapped onto
+`TEXT_CHARSET` (ASCII, Latin-1, Greek, punctuation, arrows, maths such as '√', box drawing, blocks, shapes,
+symbols): any other character (emoji, CJK) becomes U+FFFD and text longer than `max_text_length` is cut with '…'.
+Everything else the world says — `Observation.data`, the step info, the task — is in `info`.
 """
 
 from __future__ import annotations
@@ -45,11 +46,21 @@ from simyard.platform.errors import SimyardError
 
 __all__ = ["TEXT_CHARSET", "SimyardGymEnv", "make"]
 
-_RANGES = [(0x20, 0x7E), (0xA0, 0x17F), (0x370, 0x3FF), (0x2010, 0x205E), (0x20A0, 0x20BF), (0x2190, 0x23FF),
-           (0x2460, 0x27BF), (0x2B00, 0x2BFF)]
+_RANGES = [
+    (0x20, 0x7E),
+    (0xA0, 0x17F),
+    (0x370, 0x3FF),
+    (0x2010, 0x205E),
+    (0x20A0, 0x20BF),
+    (0x2190, 0x23FF),
+    (0x2460, 0x27BF),
+    (0x2B00, 0x2BFF),
+]
+_SEPARATORS_AND_BIDI = range(0x2028, 0x2030)  # invisible controls that would only confuse a reader
 #: Characters an observation text may hold; anything else is replaced by U+FFFD (itself in the set).
 TEXT_CHARSET: frozenset[str] = frozenset(
-    "\n\t\ufffd" + "".join(chr(code) for low, high in _RANGES for code in range(low, high + 1))
+    "\n\t\ufffd"
+    + "".join(chr(code) for low, high in _RANGES for code in range(low, high + 1) if code not in _SEPARATORS_AND_BIDI)
 )
 _ACTION_CHARSET = string.printable.strip() + " "
 
@@ -78,7 +89,7 @@ class SimyardGymEnv(gymnasium.Env):
     the suite) passed to `reset`; the fixed `task`; the suite's task `seed % len(suite)`; the world's own
     `sample_task(seed)`. An unseeded `reset()` draws the episode seed from the wrapper's generator, so a seeded reset
     followed by unseeded ones replays exactly. Episodes are truncated at the task's `max_steps` and after its
-    `max_invalid` invalid actions, as the episode runner does.
+    `max_invalid` invalid actions, as the episode runner ends them; a one-step task's step always terminates it.
 
     Args:
         world: A registry name, a world class, or a built world (then `spec` is None and it cannot be re-made).
@@ -90,6 +101,7 @@ class SimyardGymEnv(gymnasium.Env):
         max_text_length: Longest observation text kept.
         max_action_length: Longest text or JSON action the action space samples.
         probe: How many episodes to reset at construction to learn the spaces.
+        images: Whether observations carry image views (False: text only, and no rendering per step).
         world_options: Keyword arguments for the world's constructor.
     """
 
@@ -106,39 +118,61 @@ class SimyardGymEnv(gymnasium.Env):
         max_text_length: int = 16_384,
         max_action_length: int = 128,
         probe: int = 4,
+        images: bool = True,
         world_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self.world = world if isinstance(world, Env) else _world_class(world)(**(world_options or {}))
+        world_cls = type(world) if isinstance(world, Env) else _world_class(world)
         self.task, self.max_text_length, self._pending_seed = task, max_text_length, seed
         self.tasks = registry.load_suite(suite) if isinstance(suite, str) else list(suite or [])
-        if task is None and not self.tasks and not _has_task_generator(type(self.world)):
-            raise SimyardError(f"world {type(self.world).name!r} has no task generator",
-                               hint="pass task= or suite= to simyard.gym.make")
-        views = type(self.world).views
+        if task is None and not self.tasks and not _has_task_generator(world_cls):
+            raise SimyardError(
+                f"world {world_cls.name!r} has no task generator", hint="pass task= or suite= to simyard.gym.make"
+            )
+        views = world_cls.views
         self.metadata = {"render_modes": ["ansi"] + (["rgb_array"] if views else []), "render_fps": 4}
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise SimyardError(f"render_mode {render_mode!r} is not offered by this world",
-                               hint=f"use one of {self.metadata['render_modes']}")
+            raise SimyardError(
+                f"render_mode {render_mode!r} is not offered by this world",
+                hint=f"use one of {self.metadata['render_modes']}",
+            )
         self.render_mode = render_mode
         self._render_view = "rgb" if "rgb" in views else (views[0] if views else None)
 
-        first, specs = self._probe(max(1, probe))
-        self.spec_kind = specs[0].kind
-        self._choice_ids = self.spec_kind == "choice" and (max_choices is not None or len(
-            {len(spec.choices) for spec in specs}) == 1)
+        self._with_images = images
+        self.world = world if isinstance(world, Env) else world_cls(**(world_options or {}))
+        try:
+            self._image_shapes, specs = self._probe(max(1, probe))
+        except BaseException:
+            self.world.close()  # the wrapper owns the world from here on, also when building it fails
+            raise
+        self._kind = specs[0].kind
+        self._choice_ids = self._kind == "choice" and (
+            max_choices is not None or len({len(spec.choices) for spec in specs}) == 1
+        )
         self.action_space = _action_space(specs, max_choices, max_action_length, self._choice_ids)
-        self._image_shapes = {view: image.shape for view, image in sorted(first.images.items())}
         self.observation_space = spaces.Dict(
-            {"text": spaces.Text(max_text_length, min_length=0, charset=TEXT_CHARSET)}
+            {"text": _ObservationText(max_text_length, min_length=0, charset=TEXT_CHARSET)}
             | {view: spaces.Box(0, 255, shape, np.uint8) for view, shape in self._image_shapes.items()}
         )
         if seed is not None:
             self.action_space.seed(seed)
         if isinstance(world, (str, type)):
-            self.spec = EnvSpec(f"simyard/{type(self.world).name or 'world'}-v0", entry_point=SimyardGymEnv,
-                                kwargs=dict(world=world, task=task, suite=suite, max_choices=max_choices,
-                                            max_text_length=max_text_length, max_action_length=max_action_length,
-                                            probe=probe, world_options=dict(world_options or {})))
+            name = world if isinstance(world, str) else world.name or "world"
+            self.spec = EnvSpec(
+                f"simyard/{name}-v0",
+                entry_point=SimyardGymEnv,
+                kwargs=dict(
+                    world=world,
+                    task=task,
+                    suite=suite,
+                    max_choices=max_choices,
+                    max_text_length=max_text_length,
+                    max_action_length=max_action_length,
+                    probe=probe,
+                    images=images,
+                    world_options=dict(world_options or {}),
+                ),
+            )
         self._current: Task | None = None
         self._observation: Observation | None = None
         self._steps = self._invalid = 0
@@ -158,10 +192,16 @@ class SimyardGymEnv(gymnasium.Env):
         self._steps = self._invalid = 0
         spec = self.world.action_spec()
         if self._choice_ids and len(spec.choices) > self.action_space.n:
-            raise SimyardError(f"this episode offers {len(spec.choices)} choices, more than the action space's "
-                               f"{self.action_space.n}", hint="pass a larger max_choices to simyard.gym.make")
-        info = {"task_id": self._current.id, "instruction": self._current.instruction,
-                "subset": self._current.subset, "action_help": spec.help} | self._extras(spec, self._observation)
+            raise SimyardError(
+                f"this episode offers {len(spec.choices)} choices, more than the action space's {self.action_space.n}",
+                hint="pass a larger max_choices to simyard.gym.make",
+            )
+        info = {
+            "task_id": self._current.id,
+            "instruction": self._current.instruction,
+            "subset": self._current.subset,
+            "action_help": spec.help,
+        } | self._extras(spec, self._observation)
         return self._obs(self._observation), info
 
     def step(self, action: Any):
@@ -172,11 +212,15 @@ class SimyardGymEnv(gymnasium.Env):
         self._observation = result.observation
         self._steps += 1
         self._invalid += not result.info.get("valid", True)
-        task = self._current
-        truncated = bool(result.truncated) or self._steps >= task.max_steps or (
-            task.max_invalid is not None and self._invalid >= task.max_invalid)
+        task, terminated = self._current, bool(result.terminated)
+        capped = self._steps >= task.max_steps or (task.max_invalid is not None and self._invalid >= task.max_invalid)
+        # A one-step task (bandit, countdown) is a one-shot question: nothing can follow its step, so there is no
+        # future to bootstrap from and it ends as terminated. Otherwise, as in the runner, an episode that ends
+        # inside the world is terminated, and one the caps end is truncated, as gymnasium's TimeLimit does.
+        terminated = terminated or (capped and task.max_steps == 1)
+        truncated = bool(result.truncated) or (capped and not terminated)
         info = copy.deepcopy(dict(result.info)) | self._extras(self.world.action_spec(), result.observation)
-        return self._obs(result.observation), float(result.reward), bool(result.terminated), truncated, info
+        return self._obs(result.observation), float(result.reward), terminated, truncated, info
 
     def render(self) -> np.ndarray | str | None:
         """The current frame (`rgb_array`, from the world's `rgb` or first view) or text (`ansi`)."""
@@ -197,17 +241,18 @@ class SimyardGymEnv(gymnasium.Env):
 
     # -- helpers --------------------------------------------------------------------------------------------------
 
-    def _probe(self, count: int) -> tuple[Observation, list[ActionSpec]]:
+    def _probe(self, count: int) -> tuple[dict[str, tuple[int, ...]], list[ActionSpec]]:
         # The spaces must be fixed before the first episode; the first few episodes show their shape and whether the
         # skill list changes between episodes.
         base = self._pending_seed or 0
-        first, specs = None, []
+        shapes: dict[str, tuple[int, ...]] = {}
+        specs = []
         for index in range(count):
             observation = self.world.reset(self._pick_task(base + index, {}), base + index)
-            first = first or observation
             specs.append(self.world.action_spec())
-        assert first is not None
-        return first, specs
+            if index == 0 and self._with_images:
+                shapes = {view: np.shape(image) for view, image in self._images(observation).items()}
+        return shapes, specs
 
     def _pick_task(self, seed: int, options: Mapping[str, Any]) -> Task:
         if isinstance(options.get("task"), Task):
@@ -225,7 +270,7 @@ class SimyardGymEnv(gymnasium.Env):
             return action.item() if action.ndim == 0 else action.tolist()
         if isinstance(action, np.generic):
             return action.item()
-        if self.spec_kind == "json" and isinstance(action, str):
+        if self._kind == "json" and isinstance(action, str):
             try:
                 return json.loads(action)
             except json.JSONDecodeError:
@@ -237,10 +282,19 @@ class SimyardGymEnv(gymnasium.Env):
         if len(text) > self.max_text_length:
             text = text[: self.max_text_length - 1] + "…"
         out: dict[str, Any] = {"text": text}
+        images = self._images(observation) if self._image_shapes else {}
         for view, shape in self._image_shapes.items():
-            image = observation.images.get(view)
+            image = images.get(view)
             out[view] = np.zeros(shape, np.uint8) if image is None else _fit(np.asarray(image), shape)
         return out
+
+    def _images(self, observation: Observation) -> dict[str, np.ndarray]:
+        """The observation's images, plus a render of each declared view the observation leaves out."""
+        images = dict(observation.images)
+        for view in type(self.world).views:
+            if view not in images and (frame := self.world.render(view)) is not None:
+                images[view] = frame
+        return images
 
     def _extras(self, spec: ActionSpec, observation: Observation) -> dict[str, Any]:
         extras: dict[str, Any] = {"data": copy.deepcopy(dict(observation.data))}
@@ -251,6 +305,13 @@ class SimyardGymEnv(gymnasium.Env):
             mask[: len(spec.choices)] = 1
             extras["action_mask"] = mask
         return extras
+
+
+class _ObservationText(spaces.Text):
+    """Gymnasium's `Text` over `TEXT_CHARSET`, whose repr names the charset instead of printing 2,000 characters."""
+
+    def __repr__(self) -> str:
+        return f"Text({self.min_length}, {self.max_length}, charset=simyard.gym.TEXT_CHARSET)"
 
 
 def _world_class(world: str | type[Env]) -> type[Env]:

@@ -1,0 +1,299 @@
+"""The `openai` agent end to end: the official openai client over real HTTP to a scripted local server."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from simyard.agents.openai_agent import OpenAIAgent
+from simyard.platform import registry
+from simyard.platform.api import Observation, Task
+from simyard.platform.episode import EpisodeResult, StepRecord, arun_episode_with, run_episode_with
+from simyard.platform.errors import BackendError, SimyardError
+
+from .chat_server import ChatServer, Reply
+from .worlds import SKILLS, CounterWorld, MugWorld
+
+GOOD_PLAN = json.dumps(
+    {
+        "visual_state_description": "A kitchen; a mug on the counter.",
+        "reasoning_and_reflection": "Nothing done yet.",
+        "language_plan": "1. find the mug 2. pick it up 3. find the table 4. put it down",
+        "executable_plan": [{"action_id": i, "action_name": SKILLS[i]} for i in range(4)],
+    }
+)
+
+
+class Recorder:
+    """Keeps the step records, to read the model calls attached to them."""
+
+    def __init__(self) -> None:
+        self.steps: list[StepRecord] = []
+
+    def start(self, task: Task, seed: int | None, observation: Observation) -> None:
+        pass
+
+    def step(self, record: StepRecord) -> None:
+        self.steps.append(record)
+
+    def finish(self, result: EpisodeResult) -> None:
+        pass
+
+    @property
+    def calls(self):
+        return [call for step in self.steps for call in step.calls]
+
+
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+
+
+@pytest.fixture
+def server():
+    with ChatServer() as chat:
+        yield chat
+
+
+def make_agent(server: ChatServer, **options) -> OpenAIAgent:
+    settings = dict(model="test-model", base_url=server.base_url, timeout_s=2.0, max_attempts=3, backoff_s=0.01, seed=0)
+    return OpenAIAgent(**(settings | options))
+
+
+def user_text(request: dict) -> str:
+    content = request["messages"][-1]["content"]
+    return content if isinstance(content, str) else "\n".join(p["text"] for p in content if p["type"] == "text")
+
+
+def test_embodiedbench_plan_runs_in_a_choice_world(server: ChatServer) -> None:
+    server.script(f"```json\n{GOOD_PLAN}\n```")
+    result = run_episode_with(MugWorld(), make_agent(server), MugWorld.task())
+    assert (result.status, result.reason, result.success) == ("completed", "goal", True)
+    assert (result.steps, result.invalid_actions, result.model_calls) == (4, 0, 1)
+
+
+def test_prompt_lists_numbered_actions_instruction_and_format(server: ChatServer) -> None:
+    server.script(GOOD_PLAN)
+    run_episode_with(MugWorld(), make_agent(server, temperature=0.3, max_tokens=77), MugWorld.task())
+    request = server.requests[0]
+    system = request["messages"][0]["content"]
+    assert request["model"] == "test-model" and request["temperature"] == 0.3 and request["max_tokens"] == 77
+    assert "action id 0: find a Mug" in system and "action id 4: find a Sofa" in system
+    assert "executable_plan" in system
+    assert "Put the mug on the table." in user_text(request)
+    assert server.headers[0]["authorization"] == "Bearer test-key"
+
+
+def test_observation_image_arrives_as_png_data_url(server: ChatServer) -> None:
+    server.script(GOOD_PLAN)
+    run_episode_with(MugWorld(), make_agent(server), MugWorld.task())
+    parts = server.requests[0]["messages"][-1]["content"]
+    urls = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
+    assert len(urls) == 1 and urls[0].startswith("data:image/png;base64,")
+    image = Image.open(io.BytesIO(base64.b64decode(urls[0].split(",", 1)[1])))
+    assert (image.format, image.size, image.mode) == ("PNG", (8, 8), "RGB")
+
+
+def test_ragen_reply_runs_a_multi_action_plan(server: ChatServer) -> None:
+    server.script("<think>3 + 2 = 5</think><answer>add 3 || add 2</answer>")
+    result = run_episode_with(CounterWorld(), make_agent(server), CounterWorld.task(target=5))
+    assert (result.success, result.steps, result.model_calls) == (True, 2, 1)
+    system = server.requests[0]["messages"][0]["content"]
+    assert "<answer>" in system and "||" in system
+    assert "You have 10 actions left" in user_text(server.requests[0])
+
+
+def test_ragen_format_maps_choice_names_case_insensitively(server: ChatServer) -> None:
+    server.script("<think>go</think><answer>FIND A MUG || pick up the mug || 2 || Put down the object in hand</answer>")
+    recorder = Recorder()
+    result = run_episode_with(MugWorld(), make_agent(server, format="ragen"), MugWorld.task(), recorder=recorder)
+    assert result.success
+    assert [step.action for step in recorder.steps] == [SKILLS[0], SKILLS[1], SKILLS[2], SKILLS[3]]
+
+
+def test_malformed_reply_costs_one_invalid_step_and_the_episode_continues(server: ChatServer) -> None:
+    server.script('Here is my plan: {"executable_plan": [oops', GOOD_PLAN)
+    result = run_episode_with(MugWorld(), make_agent(server), MugWorld.task())
+    assert (result.status, result.success) == ("completed", True)
+    assert (result.steps, result.invalid_actions, result.model_calls) == (5, 1, 2)
+    second = user_text(server.requests[1])
+    assert "Step 1, no usable action" in second and "no JSON object" in second
+
+
+def test_empty_plan_is_one_invalid_step(server: ChatServer) -> None:
+    server.script(json.dumps({"language_plan": "", "executable_plan": []}), GOOD_PLAN)
+    recorder = Recorder()
+    result = run_episode_with(MugWorld(), make_agent(server), MugWorld.task(), recorder=recorder)
+    assert (result.success, result.invalid_actions, result.steps) == (True, 1, 5)
+    assert recorder.steps[0].action is None and "empty" in recorder.steps[0].info["feedback"]
+    assert recorder.steps[0].calls[0].text.startswith("{")  # the failed reply is kept with its step
+
+
+def test_replies_that_never_parse_end_at_the_invalid_cap(server: ChatServer) -> None:
+    server.default = Reply(content="I refuse to answer in JSON.")
+    result = run_episode_with(MugWorld(), make_agent(server), MugWorld.task(max_invalid=3))
+    assert (result.reason, result.steps, result.model_calls, server.calls) == ("invalid_cap", 3, 3, 3)
+
+
+def test_history_carries_the_world_feedback_to_the_next_prompt(server: ChatServer) -> None:
+    server.script(json.dumps({"executable_plan": [{"action_id": 1, "action_name": "pick up the Mug"}]}), GOOD_PLAN)
+    run_episode_with(MugWorld(), make_agent(server), MugWorld.task())
+    assert "Step 1, action id 1, pick up the Mug, env feedback: Last action is invalid. Cannot find Mug" in user_text(
+        server.requests[1]
+    )
+
+
+def test_id_name_mismatch_uses_the_id_and_tells_the_model(server: ChatServer) -> None:
+    server.script(json.dumps({"executable_plan": [{"action_id": 0, "action_name": "find a Table"}]}), GOOD_PLAN)
+    recorder = Recorder()
+    run_episode_with(MugWorld(), make_agent(server), MugWorld.task(), recorder=recorder)
+    assert recorder.steps[0].action == 0
+    assert "action_id 0 is 'find a Mug' but action_name says 'find a Table'" in user_text(server.requests[1])
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_transient_status_is_retried_and_counted(server: ChatServer, status: int) -> None:
+    server.fail(status, 2)
+    server.script(GOOD_PLAN)
+    recorder = Recorder()
+    result = run_episode_with(MugWorld(), make_agent(server), MugWorld.task(), recorder=recorder)
+    assert (result.success, result.model_calls, server.calls) == (True, 1, 3)
+    assert recorder.calls[0].retries == 2 and recorder.calls[0].latency_s > 0
+
+
+def test_timeout_is_retried_then_succeeds(server: ChatServer) -> None:
+    server.script(Reply(content=GOOD_PLAN, delay_s=1.0), GOOD_PLAN)
+    recorder = Recorder()
+    result = run_episode_with(MugWorld(), make_agent(server, timeout_s=0.2), MugWorld.task(), recorder=recorder)
+    assert result.success and recorder.calls[0].retries == 1
+    assert recorder.calls[0].latency_s >= 0.2
+
+
+def test_exhausted_timeouts_end_that_episode_with_error_and_the_batch_goes_on(server: ChatServer) -> None:
+    server.default = Reply(content=GOOD_PLAN)
+    with ChatServer(default=Reply(content=GOOD_PLAN, delay_s=1.0)) as slow:
+
+        async def batch() -> list[EpisodeResult]:
+            stuck = arun_episode_with(
+                MugWorld(), make_agent(slow, timeout_s=0.1, max_attempts=2), MugWorld.task("mug-slow")
+            )
+            fine = arun_episode_with(MugWorld(), make_agent(server), MugWorld.task("mug-fine"))
+            return await asyncio.gather(stuck, fine)
+
+        stuck, fine = asyncio.run(batch())
+        assert slow.calls == 2
+    assert (stuck.status, stuck.reason, stuck.steps) == ("error", "agent_error", 0)
+    assert "BackendError" in stuck.error and "failed after 2 attempts: timed out after 0.1 s" in stuck.error
+    assert (fine.status, fine.success) == ("completed", True)
+
+
+def test_unauthorized_fails_at_once_with_a_hint(server: ChatServer) -> None:
+    server.script(Reply(status=401))
+    result = run_episode_with(MugWorld(), make_agent(server), MugWorld.task())
+    assert (result.status, server.calls) == ("error", 1)
+    assert "HTTP 401" in result.error and "OPENAI_API_KEY" in result.error
+
+
+def test_tokens_and_latency_are_recorded(server: ChatServer) -> None:
+    reply = Reply(content="<answer>add 1</answer>", prompt_tokens=123, completion_tokens=45, delay_s=0.05)
+    server.script(reply, reply)
+    recorder = Recorder()
+    result = run_episode_with(CounterWorld(), make_agent(server), CounterWorld.task(target=2), recorder=recorder)
+    assert (result.success, result.model_calls) == (True, 2)
+    assert (result.prompt_tokens, result.completion_tokens) == (246, 90)
+    assert [(c.prompt_tokens, c.completion_tokens) for c in recorder.calls] == [(123, 45), (123, 45)]
+    assert all(c.latency_s >= 0.05 and c.retries == 0 for c in recorder.calls)
+
+
+def test_missing_api_key_names_the_variable(server: ChatServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    with pytest.raises(BackendError, match="OPENAI_API_KEY is not set") as caught:
+        make_agent(server)
+    assert "export OPENAI_API_KEY" in caught.value.hint and "api_key_env" in caught.value.hint
+
+
+def test_api_key_comes_from_the_named_variable(server: ChatServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_SERVER_KEY", "other-key")
+    server.script(GOOD_PLAN)
+    run_episode_with(MugWorld(), make_agent(server, api_key_env="MY_SERVER_KEY"), MugWorld.task())
+    assert server.headers[0]["authorization"] == "Bearer other-key"
+
+
+def test_cli_string_options_are_converted(server: ChatServer) -> None:
+    agent = registry.make_agent(
+        "openai",
+        model="m",
+        base_url=server.base_url,
+        temperature="0.5",
+        max_tokens="64",
+        max_attempts="2",
+        timeout_s="3",
+        backoff_s="0.01",
+        history="0",
+        format="auto",
+    )
+    assert isinstance(agent, OpenAIAgent) and agent.client.options.max_attempts == 2
+    server.script("<answer>add 1</answer>")
+    run_episode_with(CounterWorld(), agent, CounterWorld.task(target=1))
+    assert (server.requests[0]["temperature"], server.requests[0]["max_tokens"]) == (0.5, 64)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"temperature": "hot"}, "temperature='hot' is not a number"),
+        ({"max_attempts": "0"}, "max_attempts=0 must be >= 1"),
+        ({"format": "xml"}, "no reply format named 'xml'"),
+        ({"model": None}, "needs a model name"),
+    ],
+)
+def test_bad_options_are_clear_errors(server: ChatServer, options: dict, message: str) -> None:
+    with pytest.raises(SimyardError, match=message) as caught:
+        make_agent(server, **options)
+    assert caught.value.hint
+
+
+def test_format_that_cannot_express_the_world_ends_the_episode_with_a_message(server: ChatServer) -> None:
+    result = run_episode_with(CounterWorld(), make_agent(server, format="vector"), CounterWorld.task())
+    assert result.status == "error" and "cannot express the text actions" in result.error and server.calls == 0
+
+
+def test_one_agent_runs_episodes_on_fresh_event_loops(server: ChatServer) -> None:
+    agent = make_agent(server)
+    server.script(GOOD_PLAN, GOOD_PLAN)
+    first = run_episode_with(MugWorld(), agent, MugWorld.task("a"))  # each sync run is its own asyncio.run
+    second = run_episode_with(MugWorld(), agent, MugWorld.task("b"))
+    agent.close()
+    assert first.success and second.success
+
+
+def test_close_inside_the_loop_releases_the_client(server: ChatServer) -> None:
+    agent = make_agent(server)
+    server.script(GOOD_PLAN)
+
+    async def episode() -> EpisodeResult:
+        result = await arun_episode_with(MugWorld(), agent, MugWorld.task())
+        await agent.aclose()
+        return result
+
+    assert asyncio.run(episode()).success
+    agent.close()  # a second close is harmless
+
+
+def test_sokoban_gets_ragen_format_and_solves_with_the_oracle_plan(server: ChatServer) -> None:
+    sokoban = pytest.importorskip("simyard.sims.puzzles.sokoban")
+    task = sokoban.SokobanEnv.sample_task(3)
+    with sokoban.SokobanEnv() as probe:
+        probe.reset(task, 3)
+        spec, plan = probe.action_spec(), probe.oracle()
+    names = [spec.choices[spec.choice_id(action)] for action in (plan if isinstance(plan, list) else [plan])]
+    server.script(f"<think>push the box</think><answer>{' || '.join(names)}</answer>")
+    with sokoban.SokobanEnv() as env:
+        result = run_episode_with(env, make_agent(server), task, seed=3)
+    assert (result.success, result.steps, result.model_calls) == (True, len(names), 1)
+    assert "<answer>" in server.requests[0]["messages"][0]["content"]
