@@ -53,17 +53,18 @@ def run_command(
     workers: Annotated[int, typer.Option(help="Worker processes; 1 runs in this process.", min=1)] = 1,
     concurrency: Annotated[int, typer.Option(help="Episodes in flight per worker (async agents).", min=1)] = 1,
     limit: Annotated[int | None, typer.Option(help="Run only the first N tasks.", min=1)] = None,
-    seed: Annotated[int | None, typer.Option(help="Base seed; episode seeds derive from it and the task id "
-                                                  "[default: 0].")] = None,
-    out: Annotated[Path | None, typer.Option(help="Run directory [default: runs/<suite>-<agent>-<time>].")] = None,
+    seed: Annotated[int | None, typer.Option(help="Base seed; episode seeds derive from it and the task id.",
+                                             show_default="0")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory to create.",
+                                             show_default="runs/<suite>-<agent>-<time>")] = None,
     resume: Annotated[Path | None, typer.Option(help="Finish an interrupted run in this directory.")] = None,
     max_steps: Annotated[int | None, typer.Option(help="Cap on steps per episode (overrides tasks).", min=1)] = None,
     max_invalid: Annotated[int | None, typer.Option(help="Cap on invalid actions per episode.", min=1)] = None,
     time_limit: Annotated[float | None, typer.Option(help="Wall-clock seconds per episode.", min=0)] = None,
     imports: Annotated[list[str] | None, typer.Option("--import", help="Plugin module or .py file that registers "
                                                       "worlds/agents/suites (repeatable).")] = None,
-    frames: Annotated[bool | None, typer.Option("--frames/--no-frames", help="Save observation images as PNG "
-                                                "[default: when the world has images].")] = None,
+    frames: Annotated[bool | None, typer.Option("--frames/--no-frames", help="Save observation images as PNG.",
+                                                show_default="when the world has images")] = None,
 ) -> None:
     """Run an agent on every task of a suite and record a resumable run directory.
 
@@ -237,7 +238,7 @@ def _pct(value: float) -> str:
 def _interval(low: float, high: float, percent: bool) -> str:
     if math.isnan(low) or math.isnan(high):
         return "-"
-    return f"[{low:.1%}, {high:.1%}]" if percent else f"[{low:.2f}, {high:.2f}]"
+    return f"[{low * 100:.1f}, {high * 100:.1f}]" if percent else f"[{low:.2f}, {high:.2f}]"
 
 
 def _num(value: float, digits: int = 2) -> str:
@@ -253,23 +254,27 @@ def _label(row: GroupStats | Any) -> str:
 
 
 def _stats_cells(rows: list[GroupStats]) -> list[list[str]]:
-    """Report rows as display strings, header first (shared by the rich table and markdown)."""
-    cells = [["group", "n", "success", "95% CI", "progress", "95% CI", "invalid", "steps/ep", "tokens in/out",
-              "cost $", "errors"]]
+    """Report rows as display strings, header first (shared by the rich table and markdown).
+
+    Token and cost columns appear only when some episode used a model or was priced, so model-free runs stay narrow.
+    """
+    tokens = any(row.prompt_tokens or row.completion_tokens for row in rows)
+    cost = any(row.cost_usd is not None for row in rows)
+    header = ["group", "n", "success [95% CI]", "progress [95% CI]", "invalid", "steps/ep"]
+    header += ["tokens in/out"] * tokens + ["cost $"] * cost + ["errors"]
+    cells = [header]
     for row in rows:
-        cells.append([
+        line = [
             _label(row),
             str(row.n),
-            _pct(row.success_rate),
-            _interval(row.success_low, row.success_high, percent=True),
-            _num(row.progress_mean),
-            _interval(row.progress_low, row.progress_high, percent=False),
+            f"{_pct(row.success_rate)} {_interval(row.success_low, row.success_high, percent=True)}",
+            f"{_num(row.progress_mean)} {_interval(row.progress_low, row.progress_high, percent=False)}",
             _pct(row.invalid_rate),
             _num(row.mean_steps, 1),
-            f"{row.prompt_tokens}/{row.completion_tokens}" if row.prompt_tokens or row.completion_tokens else "-",
-            "-" if row.cost_usd is None else f"{row.cost_usd:.4f}",
-            str(row.errors),
-        ])
+        ]
+        line += [f"{row.prompt_tokens}/{row.completion_tokens}"] * tokens
+        line += ["-" if row.cost_usd is None else f"{row.cost_usd:.4f}"] * cost
+        cells.append([*line, str(row.errors)])
     return cells
 
 
@@ -284,18 +289,15 @@ def _stats_table(rows: list[GroupStats], title: str) -> Table:
 
 
 def _compare_cells(comparison: Comparison) -> list[list[str]]:
-    cells = [["group", "n", "success A→B", "Δ", "A only/B only", "p", "verdict", "progress A→B", "Δ [95% CI]", "p",
-              "verdict"]]
+    cells = [["group", "n", "success A→B", "A/B only", "p", "verdict", "progress Δ [95% CI]", "p", "verdict"]]
     for row in comparison.rows:
         cells.append([
             _label(row),
             str(row.n),
-            f"{_pct(row.success_a)} → {_pct(row.success_b)}",
-            f"{row.success_diff:+.1%}",
+            f"{_pct(row.success_a)}→{_pct(row.success_b)}",
             f"{row.only_a}/{row.only_b}",
             _p(row.success_p),
             row.success_verdict,
-            f"{_num(row.progress_a)} → {_num(row.progress_b)}",
             f"{row.progress_diff:+.2f} {_interval(row.progress_low, row.progress_high, percent=False)}",
             _p(row.progress_p),
             row.progress_verdict,

@@ -222,20 +222,23 @@ def _worker_main(worker_id: int, spec: WorkerSpec, inbox: Any, outbox: Any, stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     buffered: deque[Item] = deque()
+    ended = False  # the parent sent its sentinel; every lane must hear it, not just the one that read it
     runner = EpisodeRunner(spec)
 
     def next_item() -> Item | None:
+        nonlocal ended
         while not buffered:
-            if stop.is_set():
+            if ended or stop.is_set():
                 return None
             try:
                 chunk = inbox.get(timeout=0.5)
             except queue.Empty:
                 if parent is not None and not parent.is_alive():
-                    return None  # orphaned: finish nothing more, nobody would record it
+                    ended = True  # orphaned: start nothing more, nobody would record it
                 continue
             if chunk is None:
-                return None
+                ended = True
+                continue
             buffered.extend(chunk)
         return buffered.popleft()
 

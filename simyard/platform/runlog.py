@@ -7,8 +7,7 @@ A run directory looks like this::
     tasks.jsonl                   the tasks the run covers, snapshotted at the start so a resume runs the same ones
     results.jsonl                 the results index: one `EpisodeResult` per line, fsynced, written by one process
     episodes/<task>__s<seed>/
-        trajectory.jsonl          a `reset` line, then one `step` line per executed step
-        result.json               the episode's EpisodeResult, once it ended
+        trajectory.jsonl          a `reset` line, one `step` line per executed step, an `end` line with the result
         frames/step_0003_rgb.png  the images the agent saw after step 3 (step 0 is the reset)
 
 The index is the only file a resume trusts: an episode is done when its row is in the index, and a row is in the
@@ -43,7 +42,6 @@ TASKS_FILE = "tasks.jsonl"
 INDEX_FILE = "results.jsonl"
 EPISODES_DIR = "episodes"
 TRAJECTORY_FILE = "trajectory.jsonl"
-RESULT_FILE = "result.json"
 FRAMES_DIR = "frames"
 LOCK_FILE = "run.lock"
 
@@ -391,8 +389,8 @@ def open_run(path: str | Path) -> RunDir:
 class EpisodeWriter:
     """A `Recorder` that writes one episode's trajectory (and frames) into its episode directory.
 
-    `trajectory.jsonl` gets a `reset` line (task, seed, first observation) and one `step` line per executed step;
-    `result.json` gets the `EpisodeResult` when the episode ends. Lines are buffered and never fsynced: a step costs
+    `trajectory.jsonl` gets a `reset` line (task, seed, first observation), one `step` line per executed step and,
+    when the episode ends, an `end` line holding the `EpisodeResult`. Lines are buffered and never fsynced: a step costs
     one `json.dumps` of a small dict and a buffered write (the results index is what must survive a crash). Frames
     cost a PNG encode each, which is why they can be switched off.
 
@@ -438,9 +436,11 @@ class EpisodeWriter:
                       "seed": result.seed,
                       "observation": {"text": f"(no observation: {result.error or result.reason})", "data": {}}}
             self._handle.write(dumps(header) + "\n")
+        # The result is the trajectory's last line rather than a file of its own: creating a file is the dearest
+        # thing the recorder does, so each episode creates exactly one.
+        self._handle.write(dumps({"type": "end", "result": result.to_dict()}) + "\n")
         self.result = result
         self.close()
-        (self.episode_dir / RESULT_FILE).write_text(dumps(result.to_dict()) + "\n", encoding="utf-8")
 
     def close(self) -> None:
         """Flush and close the trajectory file (safe to call twice)."""
@@ -489,12 +489,24 @@ def read_trajectory(episode_dir: str | Path) -> list[dict[str, Any]]:
     """The lines of an episode's trajectory: the `reset` line first, then one `step` line per executed step.
 
     Each line has an `observation` object (`text`, `data`, and `frames`: PNG paths relative to the episode
-    directory, when saved). A torn final line (the process died mid-write) is ignored.
+    directory, when saved). The `end` line is left out (`read_episode_result` reads it). A torn final line (the
+    process died mid-write) is ignored.
 
     Raises:
-        RunDirError: `episode_dir` holds no trajectory.
+        RunDirError: `episode_dir` holds no trajectory, or a line before the last is damaged.
     """
-    episode_dir = Path(episode_dir)
+    return [entry for entry in _trajectory_lines(Path(episode_dir)) if entry.get("type") != "end"]
+
+
+def read_episode_result(episode_dir: str | Path) -> EpisodeResult | None:
+    """The result an episode directory recorded, or None if the episode never finished."""
+    for entry in reversed(_trajectory_lines(Path(episode_dir))):
+        if entry.get("type") == "end":
+            return EpisodeResult.from_dict(entry["result"])
+    return None
+
+
+def _trajectory_lines(episode_dir: Path) -> list[dict[str, Any]]:
     path = episode_dir / TRAJECTORY_FILE
     if not path.is_file():
         raise RunDirError(
@@ -514,15 +526,6 @@ def read_trajectory(episode_dir: str | Path) -> list[dict[str, Any]]:
             hint = "the trajectory was edited or damaged"
             raise RunDirError(f"{path}:{number} is not valid JSON", hint=hint) from None
     return entries
-
-
-def read_episode_result(episode_dir: str | Path) -> EpisodeResult | None:
-    """The result an episode directory recorded, or None if the episode never finished."""
-    path = Path(episode_dir) / RESULT_FILE
-    try:
-        return EpisodeResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 @contextmanager

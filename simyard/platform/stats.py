@@ -127,14 +127,20 @@ def mean_interval(values: Sequence[float], confidence: float = 0.95) -> MeanCI:
 def binomial_two_sided_p(k: int, n: int) -> float:
     """The exact two-sided p-value of `k` successes in `n` fair coin flips (as scipy's `binomtest(k, n, 0.5)`).
 
-    Sums the probabilities of every outcome no more likely than the one observed; integers throughout (math.comb),
-    so it is exact for any n.
+    Sums the probabilities of every outcome no more likely than the one observed. With p = 1/2 the distribution is
+    symmetric and unimodal, so those are the two tails beyond min(k, n - k); integers throughout, so it is exact for
+    any n.
     """
     if n == 0:
         return 1.0
-    observed = math.comb(n, k)
-    tail = sum(count for count in (math.comb(n, i) for i in range(n + 1)) if count <= observed)
-    return min(1.0, tail / 2**n)
+    low = min(k, n - k)
+    if 2 * low == n:
+        return 1.0
+    tail, term = 0, 1  # term walks C(n, 0), C(n, 1), ... exactly
+    for i in range(low + 1):
+        tail += term
+        term = term * (n - i) // (i + 1)
+    return min(1.0, 2 * tail / 2**n)
 
 
 def mcnemar_exact(only_a: int, only_b: int) -> float:

@@ -12,10 +12,11 @@ from PIL import Image
 
 from simyard.agents.openai_agent import OpenAIAgent
 from simyard.platform import registry
-from simyard.platform.api import Observation, Task
+from simyard.platform.api import Env, Observation, Task
 from simyard.platform.episode import EpisodeResult, StepRecord, arun_episode_with, run_episode_with
 from simyard.platform.errors import BackendError, SimyardError
 
+from ..kind_worlds import KIND_WORLDS
 from .chat_server import ChatServer, Reply
 from .worlds import SKILLS, CounterWorld, MugWorld
 
@@ -297,3 +298,34 @@ def test_sokoban_gets_ragen_format_and_solves_with_the_oracle_plan(server: ChatS
         result = run_episode_with(env, make_agent(server), task, seed=3)
     assert (result.success, result.steps, result.model_calls) == (True, len(names), 1)
     assert "<answer>" in server.requests[0]["messages"][0]["content"]
+
+
+def oracle_reply(world: Env, task: Task, seed: int) -> tuple[str, int]:
+    """The whole oracle solution written as one reply in the world's auto format, and its length."""
+    world.reset(task, seed)
+    spec, plan = world.action_spec(), []
+    for _ in range(task.max_steps):
+        planned = world.oracle()
+        single = not isinstance(planned, list) or (spec.kind == "vector" and not isinstance(planned[0], list))
+        for action in [planned] if single else planned:
+            plan.append(action)
+            if world.step(action).terminated:
+                if spec.kind == "choice":
+                    ids = [spec.choice_id(a) for a in plan]
+                    steps = [{"action_id": i, "action_name": spec.choices[i]} for i in ids]
+                    return json.dumps({"executable_plan": steps}), len(plan)
+                if spec.kind == "text":
+                    return f"<think>solve</think><answer>{' || '.join(plan)}</answer>", len(plan)
+                return json.dumps(plan), len(plan)
+    raise AssertionError("the oracle did not finish")
+
+
+@pytest.mark.parametrize("world_class", KIND_WORLDS, ids=lambda cls: cls.name)
+def test_every_action_kind_runs_a_whole_plan_from_one_reply(server: ChatServer, world_class: type[Env]) -> None:
+    task = Task(id=f"{world_class.name}-1", world=world_class.name, instruction="Solve it.", max_steps=10)
+    with world_class() as probe:
+        reply, length = oracle_reply(probe, task, seed=5)
+    server.script(reply)
+    with world_class() as world:
+        result = run_episode_with(world, make_agent(server), task, seed=5)
+    assert (result.success, result.steps, result.invalid_actions, result.model_calls) == (True, length, 0, 1)

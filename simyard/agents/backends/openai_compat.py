@@ -112,6 +112,9 @@ class OpenAICompatClient:
         self._rng = random.Random(seed)
         self._openai: openai.AsyncOpenAI | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Made now, bound to the first loop that uses it: building one loads the CA store (~20 ms), which belongs
+        # in agent construction, not in the first episode's latency.
+        self._unbound: openai.AsyncOpenAI | None = self._new_client()
         self._guard: AsyncIterator[None] | None = None
         self._closing: set[asyncio.Task[Any]] = set()
 
@@ -171,13 +174,16 @@ class OpenAICompatClient:
     async def _client(self) -> openai.AsyncOpenAI:
         loop = asyncio.get_running_loop()
         if self._openai is None or self._loop is not loop:
-            self._openai = openai.AsyncOpenAI(
-                api_key=self._api_key, base_url=self.base_url, timeout=self.options.timeout_s, max_retries=0
-            )
+            self._openai, self._unbound = self._unbound or self._new_client(), None
             self._loop = loop
             self._guard = _close_at_loop_shutdown(self._openai)
             await anext(self._guard)
         return self._openai
+
+    def _new_client(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            api_key=self._api_key, base_url=self.base_url, timeout=self.options.timeout_s, max_retries=0
+        )
 
     def _delay_s(self, failures: int, exc: Exception) -> float:
         base = min(self.options.max_backoff_s, self.options.backoff_s * 2 ** (failures - 1))

@@ -104,7 +104,10 @@ def describe_spec(spec: ActionSpec) -> str:
         parts.append(f"An action is a JSON object matching this schema{schema}")
     else:
         numbers = "integers" if spec.integer else "numbers"
-        parts.append(f"An action is a list of {spec.size or 'some'} {numbers}.")
+        bounds = ""
+        if spec.low is not None and spec.high is not None:
+            bounds = f" Number i lies between low[i] and high[i]: low = {list(spec.low)}, high = {list(spec.high)}."
+        parts.append(f"An action is a list of {spec.size or 'some'} {numbers}.{bounds}")
     return "\n".join(parts)
 
 

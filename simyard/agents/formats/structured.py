@@ -23,10 +23,10 @@ class JsonObjectFormat(ReplyFormat):
     kinds = frozenset({"json"})
 
     def instructions(self, spec: ActionSpec) -> str:
-        schema = f" matching this JSON schema:\n{json.dumps(spec.schema)}" if spec.schema else ""
         return (
-            f"Reply with one JSON object: the action{schema}\nTo plan several actions, reply with a JSON list of such "
-            "objects; they run in order, and the rest is dropped at the first invalid one. Write nothing else."
+            "Reply with the action as one JSON object, as the actions section describes. To plan several actions, "
+            "reply with a JSON list of such objects; they run in order, and the rest is dropped at the first invalid "
+            "one. Write nothing else."
         )
 
     def reminder(self, spec: ActionSpec, actions_left: int) -> str:
@@ -50,14 +50,9 @@ class VectorPlanFormat(ReplyFormat):
     kinds = frozenset({"vector"})
 
     def instructions(self, spec: ActionSpec) -> str:
-        numbers = "integers" if spec.integer else "numbers"
-        size = f"{spec.size} " if spec.size else ""
-        bounds = ""
-        if spec.low is not None and spec.high is not None:
-            bounds = f" Component i lies between low[i] and high[i]: low = {list(spec.low)}, high = {list(spec.high)}."
         return (
-            f"Each action is a JSON list of {size}{numbers}.{bounds} Reply with a JSON list of actions (a plan), "
-            "e.g. [[...], [...]]; they run in order, and the rest is dropped at the first invalid one. "
+            "Reply with a JSON list of actions (a plan), e.g. [[...], [...]], each action a list of numbers as the "
+            "actions section describes; they run in order, and the rest is dropped at the first invalid one. "
             "Write the list and nothing else."
         )
 

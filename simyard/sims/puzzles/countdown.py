@@ -234,9 +234,9 @@ class CountdownEnv(Env):
 
     @classmethod
     def sample_task(cls, seed: int) -> Task:
-        """Three numbers for even seeds, four for odd ones, as in RAGEN's 3-to-4 number instances."""
+        """Three numbers for even seeds, four for odd ones, as in RAGEN's 3-to-4 number instances (and the suite)."""
         count = 3 + seed % 2
-        return countdown_task(f"countdown-{count}n-{seed:03d}", count, seed)
+        return countdown_task(f"countdown-{count}n-{seed:03d}", count, seed, "base" if count == 3 else "four_numbers")
 
     def action_spec(self) -> ActionSpec:
         return _SPEC

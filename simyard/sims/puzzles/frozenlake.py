@@ -11,11 +11,14 @@ Steps are the hot path of RL rollouts, so everything a step can produce is compu
 moves, the outcomes and the observation objects themselves; a step is a few dictionary lookups.
 
 Task config: `size` (default 4), `p_frozen` (default 0.8), `slip` (default 0), `map_seed` (the map; defaults to the
-reset seed), `render` (also put an `rgb` picture in every observation). The reset seed drives the slipping.
+reset seed), `render` (also put an `rgb` picture in every observation). A handmade map is given instead as `map`:
+rows of Gymnasium's letters S F H G. The reset seed (with `map_seed`) drives the slipping.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -79,6 +82,7 @@ class FrozenLakeEnv(Env):
     def __init__(self, tile_px: int = 16) -> None:
         self.tile_px = int(tile_px)
         self._size = 0
+        self._outcome_tables: dict[tuple[_Lake, bool], dict[int, Any]] = {}
 
     @classmethod
     def sample_task(cls, seed: int) -> Task:
@@ -90,21 +94,32 @@ class FrozenLakeEnv(Env):
 
     def reset(self, task: Task, seed: int | None = None) -> Observation:
         config = task.config
-        size = config_int(config, "size", 4, 2, 32)
-        p_frozen, slip = config_float(config, "p_frozen", 0.8, 0.0, 1.0), config_float(config, "slip", 0.0, 0.0, 1.0)
+        slip = config_float(config, "slip", 0.0, 0.0, 1.0)
         map_seed = config_int(config, "map_seed", seed or 0, -(1 << 63))
-        holes, start, goal, distance = _generate_map(size, p_frozen, task.max_steps, world_rng(map_seed))
-        self._size, self._holes, self._start, self._goal = size, holes, start, goal
-        self._distance = distance
+        if "map" in config:
+            lake = _given_lake(_map_rows(config["map"]))
+        else:
+            size = config_int(config, "size", 4, 2, 32)
+            lake = _generated_lake(size, config_float(config, "p_frozen", 0.8, 0.0, 1.0), task.max_steps, map_seed)
+        self._size, self._holes, self._start, self._goal = lake.size, lake.holes, lake.start, lake.goal
+        self._distance, self._moves = lake.distance, lake.moves
         self._slip = slip
-        self._rng = world_rng(map_seed, seed or 0)
-        self._cell, self._steps, self._done = start, 0, False
+        self._rng = world_rng(map_seed, seed or 0) if slip else None
+        self._cell, self._steps, self._done = lake.start, 0, False
         self._pictures = bool(config.get("render", False))
         self._max_steps = task.max_steps
-        self._moves = [_neighbours(cell, size) for cell in range(size * size)]
-        self._outcomes: dict[int, tuple[Observation, float, bool, bool, float, bool, str]] = {}
         self._policies: dict[int, list[int]] = {}
-        return self._observation("Reach the goal (G) without falling into a hole (O).", start)
+        # Outcomes (observations included) depend only on the lake and on whether pictures are on: keep them
+        # across resets, so replaying a task costs no rendering at all.
+        if len(self._outcome_tables) > 512:
+            self._outcome_tables.clear()
+        self._outcomes = self._outcome_tables.setdefault((lake, self._pictures), {})
+        first = self._outcomes.get(-1)
+        if first is None:
+            first = self._outcomes[-1] = self._observation(
+                "Reach the goal (G) without falling into a hole (O).", lake.start
+            )
+        return first
 
     def step(self, action: Action) -> StepResult:
         direction = _CHOICES.parse(action)
@@ -115,7 +130,7 @@ class FrozenLakeEnv(Env):
             return self._invalid("the episode is over; reset for a new one")
         actual = direction
         if self._slip:
-            draw = self._rng.random()
+            draw = self._rng.random()  # type: ignore[union-attr]  # made whenever there is slip
             if draw < self._slip:
                 actual = (direction - 1) % 4 if draw < self._slip / 2 else (direction + 1) % 4
         key = (self._cell * 4 + direction) * 4 + actual
@@ -271,14 +286,25 @@ def _neighbours(cell: int, size: int) -> tuple[int, int, int, int]:
     )
 
 
-def _generate_map(
-    size: int, p_frozen: float, max_steps: int, rng: np.random.Generator
-) -> tuple[frozenset[int], int, int, dict[int, int]]:
+@dataclass(frozen=True, eq=False)
+class _Lake:
+    """A map and what follows from it alone: per cell, where each move leads and how far the goal is on foot."""
+
+    size: int
+    holes: frozenset[int]
+    start: int
+    goal: int
+    distance: dict[int, int]  # walking distance to the goal, for cells that can reach it
+    moves: tuple[tuple[int, int, int, int], ...]
+
+
+@lru_cache(maxsize=1024)
+def _generated_lake(size: int, p_frozen: float, max_steps: int, map_seed: int) -> _Lake:
     """RAGEN's random map, redrawn until a path of at most `max_steps` moves joins start and goal.
 
-    Returns:
-        The hole cells, the start cell, the goal cell, and each reachable cell's walking distance to the goal.
+    A pure function of its arguments, so it is cached: resetting a task again costs no generation.
     """
+    rng = world_rng(map_seed)
     cells = size * size
     for _ in range(_MAP_ATTEMPTS):
         frozen = rng.random(cells) < p_frozen
@@ -289,11 +315,44 @@ def _generate_map(
         holes = frozenset(int(cell) for cell in np.flatnonzero(~frozen))
         distance = _distances_to(goal, holes, size)
         if distance.get(start, max_steps + 1) <= max_steps:
-            return holes, start, goal, distance
+            return _Lake(size, holes, start, goal, distance, _all_moves(size))
     raise TaskFileError(
         f"no {size}x{size} lake with p_frozen={p_frozen} has a path within {max_steps} steps",
         hint="raise p_frozen or max_steps",
     )
+
+
+_MAP_HINT = 'e.g. ["SFFF", "FHFH", "FFFH", "HFFG"]'
+
+
+def _map_rows(rows: object) -> tuple[str, ...]:
+    if not (isinstance(rows, list) and rows and all(isinstance(row, str) for row in rows)):
+        raise TaskFileError(f"frozenlake task config 'map' must be a list of strings, got {rows!r}", hint=_MAP_HINT)
+    return tuple(rows)
+
+
+@lru_cache(maxsize=256)
+def _given_lake(rows: tuple[str, ...]) -> _Lake:
+    """A handmade square map in Gymnasium's letters (S start, F frozen, H hole, G goal), one string per row."""
+    size, cells = len(rows), "".join(rows)
+    if (
+        any(len(row) != size for row in rows)
+        or set(cells) - set("SFHG")
+        or cells.count("S") != 1
+        or cells.count("G") != 1
+    ):
+        raise TaskFileError("a frozenlake map is square, uses S F H G, and has one S and one G", hint=_MAP_HINT)
+    holes = frozenset(cell for cell, letter in enumerate(cells) if letter == "H")
+    start, goal = cells.index("S"), cells.index("G")
+    distance = _distances_to(goal, holes, size)
+    if start not in distance:
+        raise TaskFileError("no path around the holes joins S and G on this frozenlake map", hint=_MAP_HINT)
+    return _Lake(size, holes, start, goal, distance, _all_moves(size))
+
+
+@lru_cache(maxsize=64)
+def _all_moves(size: int) -> tuple[tuple[int, int, int, int], ...]:
+    return tuple(_neighbours(cell, size) for cell in range(size * size))
 
 
 def _distances_to(goal: int, holes: frozenset[int], size: int) -> dict[int, int]:

@@ -2,12 +2,13 @@
 
 Rules and rewards are gym-sokoban's (RAGEN's SimpleSokoban): each move costs 0.1, a box pushed onto a target earns
 1, a box pushed off one loses 1, and placing the last box earns 10 and ends the episode. Moves are "push" moves:
-walking into a box pushes it when the cell behind it is free, and nothing moves otherwise.
+walking into a box pushes it when the cell behind it is free, and nothing moves otherwise. An invalid action (a
+name that is not a move) costs a step like any other, so it pays the 0.1 too.
 
 Task config: `size` ([rows, cols], walls included; default [6, 6]), `boxes` (default 1), `room_seed` (the room;
 defaults to the reset seed, RAGEN's `reset(seed)`), `search_depth` (most reverse-play moves; defaults to
 `max_steps - 3` so the oracle's solution always fits the step budget, see `sokoban_rooms`), `render` (also put an
-`rgb` picture in every observation).
+`rgb` picture in every observation). A handmade room is given instead as `grid`: rows of RAGEN's symbols.
 """
 
 from __future__ import annotations
@@ -65,6 +66,43 @@ def sokoban_task(
     )
 
 
+def room_from_grid(rows: object) -> Room:
+    """A handmade room written in RAGEN's symbols, one string per row, walled all round."""
+    hint = 'e.g. ["######", "#P_XO#", "######"] (symbols: ' + " ".join(SYMBOLS) + ")"
+    if not (isinstance(rows, list) and rows and all(isinstance(row, str) for row in rows)):
+        raise TaskFileError(f"sokoban task config 'grid' must be a list of strings, got {rows!r}", hint=hint)
+    height, width = len(rows), len(rows[0])
+    if any(len(row) != width for row in rows) or set("".join(rows)) - set(SYMBOLS):
+        raise TaskFileError("sokoban grid rows must have equal lengths and use only RAGEN's symbols", hint=hint)
+    cells = "".join(rows)
+    border = rows[0] + rows[-1] + "".join(row[0] + row[-1] for row in rows)
+    players = [cell for cell, symbol in enumerate(cells) if symbol in "PS"]
+    targets = tuple(cell for cell, symbol in enumerate(cells) if symbol in "O√S")
+    boxes = tuple(cell for cell, symbol in enumerate(cells) if symbol in "X√")
+    if set(border) != {"#"} or len(players) != 1 or not boxes or len(boxes) != len(targets):
+        raise TaskFileError(
+            "a sokoban grid needs a wall all round, one player, and as many targets as boxes (at least one)", hint=hint
+        )
+    return Room(height, width, tuple(symbol != "#" for symbol in cells), targets, boxes, players[0], None)
+
+
+def _generated_room(task: Task, seed: int | None) -> Room:
+    config = task.config
+    size = config.get("size", [6, 6])
+    if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(isinstance(n, int) for n in size)):
+        raise TaskFileError(f"sokoban task config 'size' must be [rows, cols], got {size!r}", hint="e.g. [6, 6]")
+    height, width = size
+    if not (4 <= height <= 40 and 4 <= width <= 40):
+        raise TaskFileError(f"sokoban room size {size} is out of range", hint="rows and cols between 4 and 40")
+    boxes = config_int(config, "boxes", 1, 1, 10)
+    room_seed = config_int(config, "room_seed", seed or 0, -(1 << 63))
+    depth = config_int(config, "search_depth", max(1, task.max_steps - 3), 1)
+    try:
+        return generate_room(height, width, boxes, depth, world_rng(room_seed))
+    except GenerationError as exc:
+        raise TaskFileError(str(exc), hint="use a larger room or fewer boxes") from None
+
+
 class SokobanEnv(Env):
     """Sokoban rooms from RAGEN, with a shortest-solution oracle.
 
@@ -89,19 +127,8 @@ class SokobanEnv(Env):
 
     def reset(self, task: Task, seed: int | None = None) -> Observation:
         config = task.config
-        size = config.get("size", [6, 6])
-        if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(isinstance(n, int) for n in size)):
-            raise TaskFileError(f"sokoban task config 'size' must be [rows, cols], got {size!r}", hint="e.g. [6, 6]")
-        height, width = size
-        if not (4 <= height <= 40 and 4 <= width <= 40):
-            raise TaskFileError(f"sokoban room size {size} is out of range", hint="rows and cols between 4 and 40")
-        boxes = config_int(config, "boxes", 1, 1, 10)
-        room_seed = config_int(config, "room_seed", seed or 0, -(1 << 63))
-        depth = config_int(config, "search_depth", max(1, task.max_steps - 3), 1)
-        try:
-            room = generate_room(height, width, boxes, depth, world_rng(room_seed))
-        except GenerationError as exc:
-            raise TaskFileError(str(exc), hint="use a larger room or fewer boxes") from None
+        room = room_from_grid(config["grid"]) if "grid" in config else _generated_room(task, seed)
+        boxes, width = len(room.boxes), room.width
         self._room = room
         self._steps_by_action = (-width, width, -1, 1)
         self._floor = room.floor

@@ -48,7 +48,7 @@ class Room:
         boxes: Cells of the boxes at the start.
         player: Cell of the player at the start.
         solution_bound: Moves of the reverse play plus the random player moves that produced the room: the
-            optimal forward solution is at most this long.
+            optimal forward solution is at most this long (None for a handmade room).
     """
 
     height: int
@@ -57,7 +57,7 @@ class Room:
     targets: tuple[int, ...]
     boxes: tuple[int, ...]
     player: int
-    solution_bound: int
+    solution_bound: int | None
 
 
 class GenerationError(RuntimeError):
