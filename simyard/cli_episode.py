@@ -20,8 +20,8 @@ class LivePrinter:
 
     def start(self, task: Task, seed: int | None, observation: Observation) -> None:
         console.rule(f"{task.id}  (world {task.world}, seed {seed})")
-        console.print(task.instruction, markup=False)
-        if self.show_observations:
+        if self.show_observations:  # a person playing is shown the task and observations by the human agent
+            console.print(task.instruction, markup=False)
             console.print(observation.text, markup=False)
 
     def step(self, record: StepRecord) -> None:

@@ -185,6 +185,7 @@ def _episode_loop(
     except Exception as exc:
         return finish("agent_error", f"agent failed to reset: {_describe(exc)}")
     recorder.start(task, seed, observation)
+    world_observation = observation
 
     while True:
         if result.steps >= max_steps:
@@ -208,10 +209,11 @@ def _episode_loop(
         if decision.error is not None or not decision.actions:
             # A reply without a usable action costs one invalid step; the world is not touched.
             message = decision.error or "the reply held an empty plan; give at least one action"
-            step = StepResult(replace(observation, text=f"Invalid reply: {message}\n{observation.text}"), 0.0, False,
-                              False, {"valid": False, "feedback": message, "success": result.success,
-                                      "progress": result.progress})
-            observation = step.observation
+            # The prefix goes on the world's last observation, never on a previous prefix, so it cannot stack.
+            shown = replace(world_observation, text=f"Invalid reply: {message}\n{world_observation.text}")
+            step = StepResult(shown, 0.0, False, False, {"valid": False, "feedback": message,
+                                                         "success": result.success, "progress": result.progress})
+            observation = shown
             result.steps += 1
             result.invalid_actions += 1
             recorder.step(StepRecord(result.steps, None, 0.0, False, False, step.info, observation, calls,
@@ -238,7 +240,7 @@ def _episode_loop(
             result.cost_usd += info.get("cost", 0.0)
             if not valid:
                 result.invalid_actions += 1
-            observation = step.observation
+            observation = world_observation = step.observation
             recorder.step(StepRecord(result.steps, jsonable_action(action), step.reward, step.terminated,
                                      step.truncated, info, observation, calls, act_latency_s))
             calls, act_latency_s = [], 0.0  # the model call belongs to the first action of its plan

@@ -160,3 +160,10 @@ def test_every_action_kind_runs_to_success_with_its_oracle(kind_world):
     task = Task(id="kind", world=kind_world.name, max_steps=12)
     result = run_episode_with(kind_world, OracleAgent(), task, seed=4)
     assert result.success and result.status == "completed", result
+
+
+def test_repeated_unparseable_replies_do_not_stack_their_feedback():
+    agent = ScriptedAgent([Decision(error="bad format")] * 2 + ["win"])
+    run(agent)
+    assert agent.seen[2].text.count("Invalid reply") == 1
+    assert agent.seen[2].text.endswith("start")

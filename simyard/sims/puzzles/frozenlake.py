@@ -8,7 +8,8 @@ lake the chosen move is replaced, with probability `slip`, by one of its two per
 and ends the episode; falling into a hole ends it with nothing.
 
 Steps are the hot path of RL rollouts, so everything a step can produce is computed once per map and cell: the
-moves, the outcomes and the observation objects themselves; a step is a few dictionary lookups.
+moves, the outcomes and the observation objects themselves (shared between steps and resets, so read-only); a step
+is a few dictionary lookups.
 
 Task config: `size` (default 4), `p_frozen` (default 0.8), `slip` (default 0), `map_seed` (the map; defaults to the
 reset seed), `render` (also put an `rgb` picture in every observation). A handmade map is given instead as `map`:

@@ -98,7 +98,7 @@ def generate_room(height: int, width: int, num_boxes: int, depth: int, rng: np.r
 def _topology(height: int, width: int, steps: int, rng: np.random.Generator) -> tuple[bool, ...]:
     """gym-sokoban's random walk: a walker stamps small floor masks, the border stays wall."""
     floor = [False] * (height * width)
-    draws = rng.random(2 * steps + 1)  # one batch: turn-or-not and mask per step, plus the first heading
+    draws = rng.random(steps + 1)  # drawn in batches: the first heading, then turn-or-not per step
     picks = rng.integers(0, 4, size=steps)
     masks = rng.integers(0, len(_MASKS), size=steps)
     row, col = int(rng.integers(1, height)), int(rng.integers(1, width))
