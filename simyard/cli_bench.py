@@ -17,11 +17,11 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from simyard.cli_common import console, err_console, parse_options
 from simyard.platform.bench import BenchProgress, default_run_dir, run_bench
 from simyard.platform.episode import Limits
-from simyard.platform.errors import SimyardError
 from simyard.platform.metrics import Comparison, GroupStats, compare, summarize
 from simyard.platform.runlog import RunDir, open_run
 
@@ -74,16 +74,12 @@ def run_command(
 
         simyard bench run --resume runs/ragen-oracle-20250101-120000
     """
-    if suite is None and resume is None:
-        raise SimyardError("no suite given", hint="e.g. `simyard bench run ragen --agent random`, or --resume DIR")
-    if resume is None and agent is None:
-        raise SimyardError("no agent given", hint="pass --agent NAME, e.g. --agent random")
     options = parse_options(agent_opt) if agent_opt else None
     limits = None
     if (max_steps, max_invalid, time_limit) != (None, None, None):
         limits = Limits(max_steps=max_steps, max_invalid=max_invalid, time_limit_s=time_limit)
-    if resume is None and out is None:
-        out = default_run_dir(suite or "", agent or "")
+    if resume is None and out is None and suite and agent:
+        out = default_run_dir(suite, agent)  # chosen here, so an interrupted run can name its --resume path
     where = resume if resume is not None else out
     with _BenchProgressBar(err_console) as bar:
         try:
@@ -98,7 +94,7 @@ def run_command(
             raise typer.Exit(130) from None
     console.print(_stats_table(summarize(summary.results), title=f"{summary.run_dir}"))
     console.print(f"{summary.added} episodes run, {summary.skipped} already recorded; status {summary.status}. "
-                  f"Report: simyard bench report {summary.run_dir}")
+                  f"Report: simyard bench report {summary.run_dir}", markup=False)
 
 
 class _BenchProgressBar:
@@ -207,16 +203,16 @@ def compare_command(
         for note in comparison.notes:
             typer.echo(f"\n_{note}_")
     else:
-        table = Table(title=f"B = {comparison.label_b}  vs  A = {comparison.label_a}")
+        table = Table(title=Text(f"B = {comparison.label_b}  vs  A = {comparison.label_a}"))
         cells = _compare_cells(comparison)
         for column in cells[0] if cells else []:
             table.add_column(column, justify="left" if column in ("group", "verdict") else "right")
         for row in cells[1:]:
-            table.add_row(*row)
+            table.add_row(*map(Text, row))
         console.print(table)
-        console.print(_pairing_line(comparison))
+        console.print(_pairing_line(comparison), markup=False)
         for note in comparison.notes:
-            console.print(f"[dim]{note}[/dim]")
+            console.print(Text(note, style="dim"))
 
 
 def _pairing_line(comparison: Comparison) -> str:
@@ -279,12 +275,12 @@ def _stats_cells(rows: list[GroupStats]) -> list[list[str]]:
 
 
 def _stats_table(rows: list[GroupStats], title: str) -> Table:
-    table = Table(title=title)
+    table = Table(title=Text(title))
     cells = _stats_cells(rows)
     for column in cells[0]:
         table.add_column(column, justify="left" if column == "group" else "right")
     for row in cells[1:]:
-        table.add_row(*row)
+        table.add_row(*map(Text, row))
     return table
 
 

@@ -13,6 +13,7 @@ resume imports them too.
 
 from __future__ import annotations
 
+import shutil
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -141,6 +142,13 @@ def run_bench(
     lock = run.lock()  # one writer per run directory: a second resume of the same run is refused, not interleaved
     try:
         return _execute(run, config, tasks, resume is not None, workers, concurrency, progress)
+    except SimyardError:
+        lock.close()
+        if resume is None and not run.results():
+            # A new run that failed to set up (bad agent options, a plugin missing in workers) recorded nothing;
+            # leaving its directory would only make the corrected command collide with it.
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
     finally:
         lock.close()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import multiprocessing
+import multiprocessing.connection
 import queue
 import signal
 import threading
@@ -25,7 +26,14 @@ from typing import Any
 from simyard.platform import errors as _errors
 from simyard.platform import registry
 from simyard.platform.api import Env, Task
-from simyard.platform.episode import EpisodeResult, Limits, arun_episode_with, is_async_agent, run_episode_with
+from simyard.platform.episode import (
+    EndReason,
+    EpisodeResult,
+    Limits,
+    arun_episode_with,
+    is_async_agent,
+    run_episode_with,
+)
 from simyard.platform.errors import SimyardError
 from simyard.platform.plugins import PluginImportError, import_plugins
 from simyard.platform.runlog import EpisodeWriter, RunDir
@@ -167,7 +175,7 @@ class EpisodeRunner:
             _close_quietly(slot.worlds.pop(task.world))
         return result
 
-    def _failed(self, task: Task, seed: int, reason: Any, message: str,
+    def _failed(self, task: Task, seed: int, reason: EndReason, message: str,
                 writer: EpisodeWriter | None = None) -> EpisodeResult:
         result = EpisodeResult(task.id, task.world, task.subset, seed, status="error", reason=reason, error=message)
         writer = writer or EpisodeWriter(self.run.episode_dir(task.id, seed), self.spec.save_frames)
@@ -195,7 +203,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def run_in_process(spec: WorkerSpec, missing: list[tuple[Task, int]],
-                    record: Callable[[list[EpisodeResult]], None]) -> None:
+                   record: Callable[[list[EpisodeResult]], None]) -> None:
     """workers=1: run here, no pool: quickest to start, and a debugger or profiler sees everything."""
     runner = EpisodeRunner(spec)
     pending: deque[Item] = deque(missing)  # type: ignore[arg-type]  # Task objects stand in for their dicts here
@@ -213,17 +221,24 @@ def run_in_process(spec: WorkerSpec, missing: list[tuple[Task, int]],
 # ------------------------------------------------------------------------------------------------- the pool
 
 
-def _worker_main(worker_id: int, spec: WorkerSpec, inbox: Any, outbox: Any, stop: Any) -> None:
+def _worker_main(spec: WorkerSpec, inbox: Any, outbox: Any, stop: Any) -> None:
     """A worker process: import plugins, build the agent, run what the parent sends, close everything.
 
-    Messages to the parent: ("ready", id), ("start", id, key), ("result", id, row), ("fatal", id, error), ("exit",
-    id). SIGINT is ignored: the parent decides how an interrupt ends the run and tells workers through `stop`.
+    Messages to the parent, on `outbox` (this worker's own pipe): ("ready",), ("start", key), ("result", row),
+    ("fatal", error), ("exit",). They are sent synchronously, so a worker that dies mid-episode has already told
+    the parent which episode it was in. SIGINT is ignored: the parent decides how an interrupt ends the run and
+    tells workers through `stop`.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     buffered: deque[Item] = deque()
     ended = False  # the parent sent its sentinel; every lane must hear it, not just the one that read it
     runner = EpisodeRunner(spec)
+    send_lock = threading.Lock()  # async lanes report from the event loop, the main thread from outside it
+
+    def send(*message: Any) -> None:
+        with send_lock:
+            outbox.send(message)
 
     def next_item() -> Item | None:
         nonlocal ended
@@ -245,16 +260,24 @@ def _worker_main(worker_id: int, spec: WorkerSpec, inbox: Any, outbox: Any, stop
     try:
         import_plugins(spec.imports)
         runner.open()
-        outbox.put(("ready", worker_id))
-        runner.run_items(next_item, lambda key: outbox.put(("start", worker_id, key)),
-                         lambda result: outbox.put(("result", worker_id, result.to_dict())), stop.is_set)
+        send("ready")
+        runner.run_items(next_item, lambda key: send("start", key), lambda result: send("result", result.to_dict()),
+                         stop.is_set)
+    except (BrokenPipeError, EOFError):
+        pass  # the parent is gone; nobody is left to tell
     except BaseException as exc:
-        outbox.put(("fatal", worker_id, _error_payload(exc)))
+        _send_quietly(send, "fatal", _error_payload(exc))
     finally:
         runner.close()
-        outbox.put(("exit", worker_id))
-        if parent is not None and not parent.is_alive():
-            outbox.cancel_join_thread()  # nobody reads any more; do not hang on a full pipe at exit
+        _send_quietly(send, "exit")
+        inbox.cancel_join_thread()
+
+
+def _send_quietly(send: Callable[..., None], *message: Any) -> None:
+    try:
+        send(*message)
+    except OSError:  # BrokenPipeError included: the parent died first
+        pass
 
 
 def _error_payload(exc: BaseException) -> dict[str, Any]:
@@ -279,12 +302,14 @@ def _raise_payload(payload: dict[str, Any]) -> None:
 @dataclass
 class _Worker:
     process: Any
-    inbox: Any
+    inbox: Any  # a Queue: the parent's puts never block, whatever the worker is doing
+    outbox: Any  # the reading end of the worker's pipe
     assigned: dict[Key, Item] = field(default_factory=dict)  # sent to it, no result yet
     started: set[Key] = field(default_factory=set)  # it said it began them, no result yet
     ready: bool = False
-    exited: bool = False
+    exited: bool = False  # said goodbye, or found dead and accounted for
     stopped: bool = False  # sent its sentinel
+    closed: bool = False  # its pipe reached end of file
 
 
 class WorkerPool:
@@ -292,8 +317,9 @@ class WorkerPool:
 
     The parent hands each worker its own chunks (so it always knows who holds what) and keeps a short backlog per
     worker. Chunks grow with how fast episodes turn out to be: about a tenth of a second of work each, so fast worlds
-    send few messages and slow ones still balance. A worker that dies loses only the episodes it had started (they
-    become error rows); its other tasks go back in the queue and a new worker takes its place.
+    send few messages and slow ones still balance. Each worker reports on a pipe of its own, synchronously; a worker
+    that dies therefore loses only the episodes it had said it started (they become error rows); its other tasks go
+    back in the queue and a new worker takes its place.
     """
 
     max_startup_deaths = 3
@@ -302,7 +328,6 @@ class WorkerPool:
                  record: Callable[[list[EpisodeResult]], None], on_stopping: Callable[[], None]) -> None:
         self.spec = spec
         self.context = multiprocessing.get_context("spawn")
-        self.outbox = self.context.Queue()
         self.stop = self.context.Event()
         self.pending: deque[Item] = deque((task.model_dump(mode="json"), seed) for task, seed in missing)
         self.tasks = {(task.id, seed): task for task, seed in missing}
@@ -310,69 +335,70 @@ class WorkerPool:
         self.record = record
         self.on_stopping = on_stopping
         self.size = min(workers, len(missing))
-        self.workers: dict[int, _Worker] = {}
-        self.next_id = 0
+        self.workers: list[_Worker] = []
         self.durations: list[float] = []
         self.startup_deaths = 0
+        self.interrupted = False
 
     def run(self) -> None:
-        interrupts = 0
+        """Run every missing episode; raises KeyboardInterrupt after a Ctrl-C once in-flight episodes are recorded."""
+        previous = _catch_sigint(self._on_sigint)
         try:
             for _ in range(self.size):
                 self._spawn()
-            while True:
-                try:
-                    if not self._step():
-                        break
-                except KeyboardInterrupt:
-                    interrupts += 1
-                    if interrupts > 1:
-                        raise
-                    self.stop.set()  # finish what is in flight, record it, then stop; a second Ctrl-C kills
-                    self.pending.clear()
-                    self.on_stopping()
-            if interrupts:
+            while self._step():
+                pass
+            if self.interrupted:
                 raise KeyboardInterrupt
         finally:
+            _restore_sigint(previous)
             self._shutdown()
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        # The first Ctrl-C only raises a flag, so it can never land between writing a row and counting it; the
+        # loop then stops dispatching and waits for the episodes in flight. A second Ctrl-C stops waiting.
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.interrupted = True
 
     def _step(self) -> bool:
         """One round: dispatch, collect, record, look after dead workers. False when the pool is done."""
+        if self.interrupted and not self.stop.is_set():
+            self.stop.set()
+            self.pending.clear()
+            self.on_stopping()
         if not self.stop.is_set():
-            for worker in self.workers.values():
+            for worker in self.workers:
                 self._dispatch(worker)
-        self._handle(_drain(self.outbox, timeout=0.2))
+        self._collect(timeout=0.2)
         self._reap()
-        live = [w for w in self.workers.values() if not w.exited]
-        if self.stop.is_set():
-            for worker in live:
-                self._send_stop(worker)
-            return bool(live)
-        if not self.outstanding:
+        live = [worker for worker in self.workers if not worker.exited]
+        if self.stop.is_set() or not self.outstanding:
             for worker in live:
                 self._send_stop(worker)
             return bool(live)
         return True
 
     def _spawn(self) -> None:
-        worker_id, self.next_id = self.next_id, self.next_id + 1
         inbox = self.context.Queue()
-        process = self.context.Process(target=_worker_main, args=(worker_id, self.spec, inbox, self.outbox, self.stop),
-                                       name=f"simyard-bench-{worker_id}", daemon=False)
+        reader, writer = self.context.Pipe(duplex=False)
+        process = self.context.Process(target=_worker_main, args=(self.spec, inbox, writer, self.stop),
+                                       name=f"simyard-bench-{len(self.workers)}", daemon=False)
         process.start()
-        self.workers[worker_id] = _Worker(process, inbox)
+        writer.close()  # the worker holds the only writing end now, so its death shows as end of file here
+        self.workers.append(_Worker(process, inbox, reader))
 
     def _chunk_size(self) -> int:
         if not self.durations:
             return 1
-        mean_s = sum(self.durations[-64:]) / len(self.durations[-64:])
-        return max(1, min(64, math.ceil(0.1 / max(mean_s, 1e-6))))
+        recent = self.durations[-64:]
+        return max(1, min(64, math.ceil(0.1 / max(sum(recent) / len(recent), 1e-6))))
 
     def _dispatch(self, worker: _Worker) -> None:
         if worker.exited or worker.stopped:
             return
         size = self._chunk_size()
-        backlog = size + (self.spec.concurrency if self.spec.concurrency > 1 else 1)
+        backlog = size + max(1, self.spec.concurrency)
         while self.pending and len(worker.assigned) < backlog:
             chunk = [self.pending.popleft() for _ in range(min(size, len(self.pending)))]
             for item in chunk:
@@ -384,42 +410,61 @@ class WorkerPool:
             worker.stopped = True
             worker.inbox.put(None)
 
-    def _handle(self, messages: list[tuple]) -> None:
+    def _collect(self, timeout: float) -> None:
+        """Wait up to `timeout` for any worker to say something or die, then handle everything that is waiting."""
+        listening = {worker.outbox: worker for worker in self.workers if not worker.closed}
+        sentinels = {worker.process.sentinel: worker for worker in self.workers if not worker.exited}
+        ready = multiprocessing.connection.wait([*listening, *sentinels], timeout)
+        for handle in ready:
+            if handle in listening:
+                self._read(listening[handle])
+
+    def _read(self, worker: _Worker, limit: int = 1000) -> None:
+        """Handle what one worker has sent (up to `limit` messages), noting end of file when it is gone."""
         rows: list[EpisodeResult] = []
-        for message in messages:
-            kind, worker = message[0], self.workers[message[1]]
-            if kind == "ready":
-                worker.ready = True
-            elif kind == "start":
-                worker.started.add(tuple(message[2]))  # type: ignore[arg-type]
-            elif kind == "result":
-                result = EpisodeResult.from_dict(message[2])
-                key = (result.task_id, result.seed)
-                worker.assigned.pop(key, None)  # type: ignore[arg-type]
-                worker.started.discard(key)  # type: ignore[arg-type]
-                if key in self.outstanding:
-                    self.outstanding.discard(key)  # type: ignore[arg-type]
-                    self.durations.append(result.duration_s)
-                    rows.append(result)
-            elif kind == "fatal":
-                if rows:
-                    self.record(rows)
-                _raise_payload(message[2])
-            elif kind == "exit":
-                worker.exited = True
-        if rows:
-            self.record(rows)
+        try:
+            while len(rows) < limit and not worker.closed and worker.outbox.poll():
+                self._handle(worker, worker.outbox.recv(), rows)
+        except (EOFError, OSError):
+            worker.closed = True
+        finally:
+            if rows:
+                self.record(rows)
+
+    def _handle(self, worker: _Worker, message: tuple, rows: list[EpisodeResult]) -> None:
+        kind = message[0]
+        if kind == "ready":
+            worker.ready = True
+        elif kind == "start":
+            worker.started.add(tuple(message[1]))  # type: ignore[arg-type]
+        elif kind == "result":
+            result = EpisodeResult.from_dict(message[1])
+            key = (result.task_id, result.seed)
+            worker.assigned.pop(key, None)  # type: ignore[arg-type]
+            worker.started.discard(key)  # type: ignore[arg-type]
+            if key in self.outstanding:
+                self.outstanding.discard(key)  # type: ignore[arg-type]
+                self.durations.append(result.duration_s)
+                rows.append(result)
+        elif kind == "fatal":
+            if rows:
+                self.record(rows)
+                rows.clear()
+            _raise_payload(message[1])
+        elif kind == "exit":
+            worker.exited = True
 
     def _reap(self) -> None:
         """Notice workers that died without saying goodbye; charge them only what they had started."""
-        for worker in list(self.workers.values()):
+        for worker in list(self.workers):
             if worker.exited or worker.process.is_alive():
                 continue
-            self._handle(_drain(self.outbox, timeout=0.05))  # its last words may still be in the pipe
+            while not worker.closed and worker.outbox.poll(1.0):
+                self._read(worker)  # its last words are still in the pipe
+            worker.closed = True
             if worker.exited:
                 continue
             worker.exited = True
-            worker.inbox.cancel_join_thread()
             code = worker.process.exitcode
             if not worker.ready:
                 self.startup_deaths += 1
@@ -446,28 +491,25 @@ class WorkerPool:
     def _shutdown(self) -> None:
         self.stop.set()
         deadline = time.monotonic() + 5.0
-        for worker in self.workers.values():
+        for worker in self.workers:
             self._send_stop(worker)
-        for worker in self.workers.values():
+        for worker in self.workers:
             worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
             if worker.process.is_alive():
                 worker.process.terminate()
                 worker.process.join(timeout=2.0)
-            worker.inbox.cancel_join_thread()
+            worker.inbox.cancel_join_thread()  # a dead worker never takes what is left; do not wait to flush it
             worker.inbox.close()
-        self.outbox.cancel_join_thread()
-        self.outbox.close()
+            worker.outbox.close()
 
 
-def _drain(channel: Any, timeout: float) -> list[tuple]:
-    """Every message waiting on `channel` (at most 1000), after waiting up to `timeout` for the first."""
-    try:
-        messages = [channel.get(timeout=timeout)]
-    except queue.Empty:
-        return []
-    while len(messages) < 1000:
-        try:
-            messages.append(channel.get_nowait())
-        except queue.Empty:
-            break
-    return messages
+def _catch_sigint(handler: Callable[[int, Any], None]) -> Any:
+    """Install a SIGINT handler if this is the main thread (only it may); returns what to restore, or None."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        return None  # not ours to catch: another thread's program, or a process told to ignore Ctrl-C
+    return signal.signal(signal.SIGINT, handler)
+
+
+def _restore_sigint(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)

@@ -163,3 +163,14 @@ def test_ctrl_c_leaves_a_resumable_run(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"{24 - recorded} episodes run, {recorded} already recorded" in done.stdout
     assert sorted(row["task_id"] for row in index_rows(run)) == [f"t{i:03d}" for i in range(24)]
+
+
+def test_the_oracle_solves_the_first_ragen_tasks_with_two_workers(tmp_path):
+    pytest.importorskip("simyard.tasks.ragen")
+    done = simyard("bench", "run", "ragen", "--agent", "oracle", "--limit", "6", "--workers", "2",
+                   "--out", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    results = open_run(tmp_path / "run").results()
+    assert len(results) == 6 and all(result.success for result in results)
+    report = json.loads(simyard("bench", "report", str(tmp_path / "run"), "-f", "json").stdout)
+    assert report["rows"][0]["success_rate"] == 1.0 and report["run"]["suite"] == "ragen"

@@ -118,6 +118,14 @@ def test_names_are_checked_before_a_run_directory_is_made(suite, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_agent_options_the_agent_rejects_fail_the_run_and_leave_no_directory(suite, tmp_path, workers):
+    with pytest.raises(UnknownNameError, match="does not accept the options"):
+        run_bench(suite, "tiny-counter", {"temperature": 0.5}, out=tmp_path / "run", workers=workers,
+                  imports=PLUGINS)
+    assert not (tmp_path / "run").exists()
+
+
 def test_limit_and_limits_are_applied(suite, tmp_path):
     summary = run_bench(suite, "tiny-counter", out=tmp_path / "run", imports=PLUGINS, limit=4,
                         limits=Limits(max_steps=1))
