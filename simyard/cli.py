@@ -47,7 +47,7 @@ def episode_run(
     agent: Annotated[str, typer.Option(help="human, random, oracle, openai, or a plugin's agent.")] = "human",
     task: Annotated[str | None, typer.Option(help="Task id (from --suite, or searched in every suite).")] = None,
     suite: Annotated[str | None, typer.Option(help="Suite name or task file to take the task from.")] = None,
-    index: Annotated[int | None, typer.Option(help="Position of the task among the suite's tasks of this world.")] = None,
+    index: Annotated[int | None, typer.Option(help="Position among the suite's tasks of this world.")] = None,
     seed: Annotated[int, typer.Option(help="Episode seed (and the task generator's seed without --task/--suite).")] = 0,
     agent_opt: AgentOpt = None,
     max_steps: Annotated[int | None, typer.Option(help="Override the task's step cap.")] = None,

@@ -54,7 +54,8 @@ def _document_entries(path: Path, text: str) -> list[Any]:
     except (json.JSONDecodeError, ValueError) as exc:
         raise TaskFileError(f"{path}: cannot be parsed ({exc})", hint="fix the syntax") from None
     except Exception as exc:  # yaml.YAMLError has no common base we can name without importing yaml eagerly
-        raise TaskFileError(f"{path}: cannot be parsed ({str(exc).splitlines()[0]})", hint="fix the YAML syntax") from None
+        first_line = str(exc).splitlines()[0]
+        raise TaskFileError(f"{path}: cannot be parsed ({first_line})", hint="fix the YAML syntax") from None
     if isinstance(document, dict) and "tasks" in document:
         document = document["tasks"]
     if not isinstance(document, list):
