@@ -13,7 +13,15 @@ from typing import Annotated
 
 import typer
 
-from simyard.cli_common import console, parse_options, report_user_error
+from simyard.cli_common import (
+    ApiKeyEnvOpt,
+    BaseUrlOpt,
+    ModelOpt,
+    console,
+    parse_options,
+    report_user_error,
+    with_model_flags,
+)
 from simyard.platform.errors import SimyardError, UnknownNameError
 
 app = typer.Typer(
@@ -50,6 +58,9 @@ def episode_run(
     index: Annotated[int | None, typer.Option(help="Position among the suite's tasks of this world.")] = None,
     seed: Annotated[int, typer.Option(help="Episode seed (and the task generator's seed without --task/--suite).")] = 0,
     agent_opt: AgentOpt = None,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
     max_steps: Annotated[int | None, typer.Option(help="Override the task's step cap.")] = None,
     time_limit: Annotated[float | None, typer.Option(help="Wall-clock limit for the episode, seconds.")] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory to record into (default runs/episode-...).")] = None,
@@ -60,7 +71,8 @@ def episode_run(
     """
     from simyard.cli_episode import run_interactive_episode
 
-    result = run_interactive_episode(world, agent, parse_options(agent_opt), task, suite, index, seed, max_steps,
+    options = with_model_flags(parse_options(agent_opt), base_url, model, api_key_env) or {}
+    result = run_interactive_episode(world, agent, options, task, suite, index, seed, max_steps,
                                      time_limit, out)
     raise typer.Exit(0 if result.status == "completed" else 1)
 

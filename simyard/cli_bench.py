@@ -19,7 +19,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from simyard.cli_common import console, err_console, parse_options
+from simyard.cli_common import (
+    ApiKeyEnvOpt,
+    BaseUrlOpt,
+    ModelOpt,
+    console,
+    err_console,
+    parse_options,
+    with_model_flags,
+)
 from simyard.platform.bench import BenchProgress, default_run_dir, run_bench
 from simyard.platform.episode import Limits
 from simyard.platform.metrics import Comparison, GroupStats, compare, summarize
@@ -50,6 +58,9 @@ def run_command(
     agent: Annotated[str | None, typer.Option("--agent", "-a", help="Registered agent name.")] = None,
     agent_opt: Annotated[list[str] | None, typer.Option("--agent-opt", "-o", help="Agent option key=value "
                                                         "(repeatable; values parse as JSON when they can).")] = None,
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
     workers: Annotated[int, typer.Option(help="Worker processes; 1 runs in this process.", min=1)] = 1,
     concurrency: Annotated[int, typer.Option(help="Episodes in flight per worker (async agents).", min=1)] = 1,
     limit: Annotated[int | None, typer.Option(help="Run only the first N tasks.", min=1)] = None,
@@ -74,7 +85,7 @@ def run_command(
 
         simyard bench run --resume runs/ragen-oracle-20250101-120000
     """
-    options = parse_options(agent_opt) if agent_opt else None
+    options = with_model_flags(parse_options(agent_opt) if agent_opt else None, base_url, model, api_key_env)
     limits = None
     if (max_steps, max_invalid, time_limit) != (None, None, None):
         limits = Limits(max_steps=max_steps, max_invalid=max_invalid, time_limit_s=time_limit)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 
 from simyard.platform.errors import SimyardError
@@ -25,6 +26,21 @@ def parse_options(pairs: list[str] | None, flag: str = "--agent-opt") -> dict[st
         except json.JSONDecodeError:
             options[key.strip()] = value
     return options
+
+
+BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Model endpoint for API agents "
+                                                "(same as --agent-opt base_url=URL).")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Model name for API agents (--agent-opt model=NAME).")]
+ApiKeyEnvOpt = Annotated[str | None, typer.Option("--api-key-env", help="Environment variable holding the API key "
+                                                  "(--agent-opt api_key_env=VAR; default OPENAI_API_KEY).")]
+
+
+def with_model_flags(options: dict[str, Any] | None, base_url: str | None, model: str | None,
+                     api_key_env: str | None) -> dict[str, Any] | None:
+    """Fold the --base-url/--model/--api-key-env shortcuts into the agent options (the flags win)."""
+    flags = {"base_url": base_url, "model": model, "api_key_env": api_key_env}
+    given = {key: value for key, value in flags.items() if value is not None}
+    return {**(options or {}), **given} if given or options else options
 
 
 def report_user_error(error: SimyardError) -> int:

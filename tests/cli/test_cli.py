@@ -126,3 +126,25 @@ def test_human_sees_image_paths_in_worlds_with_images(tmp_path):
     image_lines = [line for line in shown if line.startswith("[image rgb]")]
     assert image_lines and Path(image_lines[0].split("] ", 1)[1]).is_file()
     assert any("'nonsense' is not an action" in line for line in shown)
+
+
+def test_openai_agent_from_the_cli_with_model_flags(tmp_path):
+    """`--base-url`/`--model` reach the agent; a real local server answers through the official client."""
+    from tests.agents.chat_server import ChatServer
+
+    with ChatServer() as chat:
+        chat.script("<think>the answer is the oracle's</think><answer>Up</answer>")
+        env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(REPO), "MY_KEY": "sk-local"}
+        done = subprocess.run(
+            [sys.executable, "-m", "simyard", "episode", "run", "frozenlake", "--seed", "2", "--agent", "openai",
+             "--base-url", chat.base_url, "--model", "tiny", "--api-key-env", "MY_KEY", "--max-steps", "1",
+             "--out", str(tmp_path / "run")], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "action='Up'" in done.stdout
+    assert chat.calls == 1
+
+
+def test_env_check_passes_a_builtin_world_and_reports_counts():
+    done = simyard("env", "check", "bandit", "--sample", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 failed" in done.stdout
