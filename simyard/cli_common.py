@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -10,7 +12,9 @@ from rich.console import Console
 
 from simyard.platform.errors import SimyardError
 
-console = Console(highlight=False)
+# Piped output (CI logs, files) gets wide tables rather than rich's 80-column default; COLUMNS still wins.
+_PIPED_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+console = Console(highlight=False, width=_PIPED_WIDTH)
 err_console = Console(stderr=True, highlight=False)
 
 

@@ -164,7 +164,7 @@ class Comparison:
         label_a, label_b: What the runs are called in output (their paths, or names given).
         shared: (task_id, seed) pairs both runs recorded.
         only_in_a, only_in_b: Pairs only one run recorded (left out of every test).
-        rows: Overall first, then one row per subset when there is more than one.
+        rows: Overall first, then one row per world and per world/subset when there is more than one.
         notes: Caveats worth printing under the table.
     """
 
@@ -226,13 +226,13 @@ def compare(
             comparison.notes.append("the runs share no tasks; nothing to compare")
         return comparison
     comparison.rows.append(_compare_group("all", "all", pairs, resamples, seed))
-    subsets = _group_by(pairs, lambda pair: pair[0].subset)
-    if len(subsets) > 1:
-        for name, members in sorted(subsets.items()):
-            comparison.rows.append(_compare_group("subset", name, members, resamples, seed))
-        comparison.notes.append(
-            "with several subsets some p < 0.05 happen by chance; read the overall row first"
-        )
+    for group, key in (("world", _world), ("subset", _subset)):
+        members_by_name = _group_by(pairs, lambda pair, key=key: key(pair[0]))
+        if len(members_by_name) > 1:
+            for name, members in sorted(members_by_name.items()):
+                comparison.rows.append(_compare_group(group, name, members, resamples, seed))
+    if len(comparison.rows) > 2:
+        comparison.notes.append("with several groups some p < 0.05 happen by chance; read the overall row first")
     if comparison.only_in_a or comparison.only_in_b:
         comparison.notes.append(
             f"{comparison.only_in_a} episodes only in A and {comparison.only_in_b} only in B are left out"
@@ -286,7 +286,8 @@ def _world(result: EpisodeResult) -> str:
 
 
 def _subset(result: EpisodeResult) -> str:
-    return result.subset
+    # Subset labels are per world (sokoban's `base` is not frozenlake's), so they are reported as world/subset.
+    return f"{result.world}/{result.subset}"
 
 
 def _group_by(items: Iterable[Any], key: Callable[[Any], str]) -> dict[str, list[Any]]:

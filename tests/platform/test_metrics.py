@@ -93,7 +93,8 @@ def test_summarize_gives_overall_world_and_subset_rows():
             _row("c", True, subset="s2", world="other"), _row("d", False, 0.0, subset="s2", status="error", steps=0)]
     stats = summarize(rows)
     assert [(row.group, row.name) for row in stats] == [
-        ("all", "all"), ("world", "other"), ("world", "tiny"), ("subset", "s1"), ("subset", "s2")]
+        ("all", "all"), ("world", "other"), ("world", "tiny"),
+        ("subset", "other/s2"), ("subset", "tiny/s1"), ("subset", "tiny/s2")]
     overall = stats[0]
     assert (overall.n, overall.successes, overall.errors) == (4, 2, 1)
     assert overall.success_rate == 0.5 and overall.progress_mean == pytest.approx(0.625)
@@ -124,7 +125,7 @@ def test_compare_calls_a_clear_improvement_real():
     assert overall.success_p == pytest.approx(scipy_stats.binomtest(0, 20).pvalue)
     assert overall.success_verdict == REAL and overall.progress_verdict == REAL
     assert overall.progress_diff == pytest.approx(20 / 30) and overall.progress_low > 0
-    assert [row.name for row in comparison.rows] == ["all", "s0", "s1"]
+    assert [row.name for row in comparison.rows] == ["all", "tiny/s0", "tiny/s1"]
 
 
 def test_identical_runs_compare_as_noise():
