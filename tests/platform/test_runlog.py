@@ -207,3 +207,20 @@ def test_recording_costs_at_most_50_microseconds_a_step(tmp_path):
     recorded = _time_episodes(lambda index: EpisodeWriter(tmp_path / f"ep{index}"), tasks)
     per_step_us = (recorded - bare) / steps * 1e6
     assert per_step_us <= 50, f"the recorder costs {per_step_us:.1f} µs per step"
+
+
+def test_sampled_tokens_and_logprobs_stay_with_the_step_that_used_them(tmp_path):
+    """StarPO trains on exactly the sampled tokens: they must be recoverable per step from the trajectory."""
+    from simyard.platform.api import Decision, ModelCall, Task
+    from simyard.platform.testing import ScriptedAgent, ScriptedWorld
+
+    call = ModelCall(text="noop || win", prompt_tokens=12, completion_tokens=3, token_ids=[5, 17, 9],
+                     logprobs=[-0.1, -2.5, -0.01])
+    agent = ScriptedAgent([Decision(actions=["noop", "win"], calls=[call])])
+    writer = EpisodeWriter(tmp_path / "episode")
+    run_episode_with(ScriptedWorld(), agent, Task(id="t", world="scripted"), seed=0, recorder=writer)
+    reset, first, second = read_trajectory(tmp_path / "episode")
+    assert [c["token_ids"] for c in first["calls"]] == [[5, 17, 9]]
+    assert first["calls"][0]["logprobs"] == [-0.1, -2.5, -0.01]
+    assert second["calls"] == []  # the call belongs to the first step of its plan only
+    assert read_episode_result(tmp_path / "episode").completion_tokens == 3
