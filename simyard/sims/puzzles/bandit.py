@@ -135,30 +135,20 @@ class BanditEnv(Env):
         if self._ended or index is None:
             feedback = "the episode is over; reset to play again" if self._ended else self._choices.unknown(action)
             self._ended = True
-            success = self._succeeded()
-            info = {
-                "valid": False,
-                "feedback": feedback,
-                "success": success,
-                "progress": float(success),
-                "action_is_effective": False,
-            }
-            return StepResult(self._observation(feedback), 0.0, True, False, info)
+            return self._ending(feedback, 0.0, valid=False)
         arm = self._choices.names[index]
         if arm == self._low:
             reward = self._low_reward
         else:
             reward = self._high_reward if self._rng.random() < self._high_prob else 0.0
         self._pulled, self._reward, self._ended = arm, reward, True
-        feedback = f"{arm}: {reward:g} points"  # RAGEN's answer to a pull
+        return self._ending(f"{arm}: {reward:g} points", reward, valid=True)  # RAGEN's answer to a pull
+
+    def _ending(self, feedback: str, reward: float, valid: bool) -> StepResult:
+        """The one step of an episode: every answer ends it; only a named arm is valid (and effective)."""
         success = self._succeeded()
-        info = {
-            "valid": True,
-            "feedback": feedback,
-            "success": success,
-            "progress": float(success),
-            "action_is_effective": True,
-        }
+        info = {"valid": valid, "feedback": feedback, "success": success, "progress": float(success),
+                "action_is_effective": valid}
         return StepResult(self._observation(feedback), reward, True, False, info)
 
     def _succeeded(self) -> bool:
