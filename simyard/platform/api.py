@@ -154,6 +154,8 @@ class ModelCall:
         token_ids: The exact sampled completion token ids (local models; needed by StarPO).
         logprobs: Their log-probabilities under the sampling policy.
         retries: How many failed attempts preceded the answer.
+        finish_reason: Why generation stopped, as the server said (`stop`, `length` when cut by max_tokens, ...).
+        reply_chars: The reply's full length when `text` was cut to the recorder's cap; None when stored whole.
     """
 
     text: str = ""
@@ -164,6 +166,8 @@ class ModelCall:
     token_ids: list[int] | None = None
     logprobs: list[float] | None = None
     retries: int = 0
+    finish_reason: str | None = None
+    reply_chars: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -194,6 +198,9 @@ class Env(abc.ABC):
     name: ClassVar[str] = ""
     #: Named image views this world can render (empty for text-only worlds).
     views: ClassVar[tuple[str, ...]] = ()
+    #: A pydantic model of `Task.config` for this world, so bad settings in a task file are refused when the file is
+    #: read (naming the task and field) rather than when the episode starts. None accepts any config.
+    config_model: ClassVar[type[BaseModel] | None] = None
 
     @abc.abstractmethod
     def reset(self, task: Task, seed: int | None = None) -> Observation:
