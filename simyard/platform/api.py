@@ -282,6 +282,13 @@ class Agent:
         """Release clients, models and other resources."""
 
 
+class EpisodeQuit(Exception):
+    """Raised by an agent to end its episode on purpose (a person typing `:q` or Ctrl-D): a normal end, not an error.
+
+    The runner ends the episode with status `completed` and reason `quit`.
+    """
+
+
 class WorldAware(abc.ABC):
     """Mixin for agents that need the world object itself (the oracle); the runner calls `attach` after reset."""
 
