@@ -1,0 +1,111 @@
+"""`run.json`: what a run is (its config, which must match on resume), where and with which code it ran, and how
+each session of it ended."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from simyard.platform.episode import Limits
+
+RunStatus = Literal["running", "finished", "interrupted", "failed"]
+
+
+def now_iso() -> str:
+    """The current UTC time as an ISO 8601 string (run.json's clock)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+
+class RunConfig(BaseModel):
+    """What a run is: everything that must match for a resume to be the same run.
+
+    Attributes:
+        suite: Suite name, or the absolute path of a task file.
+        agent: Registry name of the agent.
+        agent_options: Keyword options for the agent's factory.
+        limits: Per-episode overrides (`max_steps`, `max_invalid`, `time_limit_s`).
+        seed: Base seed; each episode's seed is derived from it and the task id.
+        limit: Only the first `limit` tasks of the suite, or None for all.
+        imports: Plugin modules (dotted names or .py paths) imported in every process before anything is built.
+        save_frames: Save observation images as PNG; None saves them when the world produces any.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    suite: str
+    agent: str
+    agent_options: dict[str, Any] = Field(default_factory=dict)
+    limits: dict[str, float | int | None] = Field(default_factory=dict)
+    seed: int = 0
+    limit: int | None = None
+    imports: list[str] = Field(default_factory=list)
+    save_frames: bool | None = None
+
+    def episode_limits(self) -> Limits:
+        """The limits as the episode runner takes them."""
+        return Limits(**{key: value for key, value in self.limits.items() if value is not None})
+
+
+class RunSession(BaseModel):
+    """One process's go at a run: the first start, and each resume after it."""
+
+    started_at: str
+    ended_at: str | None = None
+    status: RunStatus = "running"
+    workers: int = 1
+    concurrency: int = 1
+    episodes: int = 0  # results this session added to the index
+
+
+class RunManifest(BaseModel):
+    """`run.json`: the run's config plus where and with which code it ran, and how each session ended."""
+
+    model_config = ConfigDict(extra="allow")  # later versions may add keys; an older reader keeps them
+
+    format: int = 1
+    kind: Literal["bench", "episode"] = "bench"  # an `episode` run recorded one interactive episode
+    config: RunConfig
+    tasks_total: int
+    workers: int = 1
+    concurrency: int = 1
+    simyard_version: str = ""
+    git_revision: str | None = None
+    python: str = ""
+    platform: str = ""
+    started_at: str
+    ended_at: str | None = None
+    status: RunStatus = "running"
+    sessions: list[RunSession] = Field(default_factory=list)
+
+
+def environment_facts() -> dict[str, Any]:
+    """Code version, git revision (when the package lives in a checkout), Python and platform, for run.json."""
+    import platform
+    import sys
+
+    import simyard
+
+    return {
+        "simyard_version": getattr(simyard, "__version__", ""),
+        "git_revision": _git_revision(Path(simyard.__file__).resolve().parent),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
+
+
+def _git_revision(where: Path) -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
+
+
+# ------------------------------------------------------------------------------------------------ results index
