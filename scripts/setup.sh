@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up of a Debian 12 machine for simyard, run from anywhere:
+#   1. the system packages the worlds need, through apt, only when one is missing;
+#   2. a virtual environment in .venv at the repository root (reused when present), made with the system's python3,
+#      because Debian's python3 refuses `pip install` outside one (PEP 668 "externally-managed-environment").
+# It prints nothing when everything is already there. It does not install simyard itself: the README's commands do
+# that with .venv/bin/python -m pip, so the set-up stays fast (well under 2 s) on a machine that has it all.
+#
+# Torch is not installed here. When a later change adds it, `.venv/bin/python -m pip install torch==2.13.0` must come
+# FIRST, before any install that depends on torch: a looser pin lets pip resolve and download gigabytes of wheels.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# --- system packages -----------------------------------------------------------------------------------------------
+#   libosmesa6                MuJoCo's CPU (OSMesa) rendering
+#   bubblewrap                sandboxing worlds without a container engine
+#   docker.io                 container-backed worlds
+#   chromium chromium-driver  browser worlds, driven headless
+#   python3-venv              only when python3 is Debian's and lacks venv/ensurepip (Debian ships them apart)
+packages=(libosmesa6 bubblewrap docker.io chromium chromium-driver)
+if ! command -v python3 >/dev/null 2>&1; then
+    packages+=(python3 python3-venv)
+elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    case "$(readlink -f "$(command -v python3)")" in
+        /usr/bin/*) packages+=(python3-venv) ;;
+    esac
+fi
+
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+    for p in "${packages[@]}"; do
+        if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != *"ok installed" ]]; then
+            missing+=("$p")
+        fi
+    done
+else
+    echo "setup: no dpkg (not Debian?); install these yourself if a world needs them: ${packages[*]}" >&2
+fi
+
+if ((${#missing[@]})); then
+    apt=()
+    if [[ "$(id -u)" == 0 ]]; then
+        apt=(env DEBIAN_FRONTEND=noninteractive apt-get)
+    elif command -v sudo >/dev/null 2>&1; then
+        apt=(sudo DEBIAN_FRONTEND=noninteractive apt-get)
+    fi
+    if ((${#apt[@]})); then
+        echo "setup: installing ${missing[*]}" >&2
+        if ! { "${apt[@]}" -qq update &&
+               "${apt[@]}" -qq -y --no-install-recommends install "${missing[@]}" >/dev/null; }; then
+            echo "setup: apt-get could not install ${missing[*]}; continuing without them" >&2
+        fi
+    else
+        echo "setup: not root and no sudo; missing system packages (install them as root): ${missing[*]}" >&2
+    fi
+fi
+
+# --- virtual environment -------------------------------------------------------------------------------------------
+# Reused when its python runs and has pip; otherwise (absent, or half-made by a venv that lacked ensurepip) made anew.
+venv=.venv
+pip_version=""
+if [[ -x "$venv/bin/python" ]]; then
+    pip_version="$("$venv/bin/python" -c 'import pip; print(pip.__version__)' 2>/dev/null || true)"
+fi
+if [[ -z "$pip_version" ]]; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    pip_version="$("$venv/bin/python" -c 'import pip; print(pip.__version__)')"
+fi
+# pip < 23 cannot be trusted with editable installs of a pyproject-only project (no setup.py): upgrade it, quietly.
+if (("${pip_version%%.*}" < 23)); then
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+fi
