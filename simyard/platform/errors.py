@@ -39,6 +39,12 @@ class BackendError(SimyardError):
     """A model backend that failed for good (after its retries)."""
 
 
+class InfraError(SimyardError):
+    """The machinery under an episode failed, not the agent or the world: a lost worker, container or sandbox, a model
+    provider that stayed unavailable after retries. Such episodes end as `infra_error`, are retried, and never count
+    as failures."""
+
+
 class MissingExtraError(SimyardError):
     """An optional dependency that is not installed; the hint names the extra."""
 
