@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -13,6 +14,7 @@ from simyard.agents.formats import (
     VectorPlanFormat,
     choose_format,
     find_json,
+    parse_reply,
 )
 from simyard.platform.api import ActionSpec
 from simyard.platform.errors import SimyardError, UnknownNameError
@@ -161,3 +163,77 @@ def test_a_format_that_cannot_express_the_actions_is_refused() -> None:
         choose_format("ragen", "arm", ActionSpec(kind="vector", size=7))
     with pytest.raises(UnknownNameError):
         choose_format("yaml", "arm", SKILLS)
+
+
+# Adversarial replies: parsing must stay linear in the reply's size and never raise.
+
+HUGE = 160_000
+
+
+def timed_parse(reply_format, text: str, spec: ActionSpec):
+    started = time.perf_counter()
+    parsed = parse_reply(reply_format, text, spec)
+    return parsed, time.perf_counter() - started
+
+
+@pytest.mark.parametrize(
+    ("reply_format", "text"),
+    [
+        (RagenFormat(), "<answer>" * (HUGE // 8)),
+        (RagenFormat(), "<think>" + "<answer>x" * (HUGE // 9) + "</think>"),
+        (EmbodiedJSON(), "{" * HUGE),
+        (EmbodiedJSON(), "[" * HUGE + "]" * HUGE),
+        (EmbodiedJSON(), '{"a": ' * (HUGE // 6)),
+        (JsonObjectFormat(), "{" * (HUGE // 2) + "}" * (HUGE // 2)),
+        (VectorPlanFormat(), "[1," * (HUGE // 3)),
+        (EmbodiedJSON(), "```json\n{\n" * (HUGE // 10)),
+    ],
+    ids=["ragen-open-tags", "ragen-unclosed-in-think", "open-braces", "deep-balanced", "open-keys", "deep-object",
+         "deep-vector", "many-fences"],
+)
+def test_adversarial_replies_parse_fast_into_an_error(reply_format, text: str) -> None:
+    spec = SKILLS if reply_format.kinds & {"choice"} else (
+        ActionSpec(kind="json") if reply_format.name == "json" else ActionSpec(kind="vector", size=2)
+    )
+    parsed, seconds = timed_parse(reply_format, text, spec)
+    assert parsed.error and not parsed.actions
+    assert seconds < 0.5, f"{seconds:.2f} s"
+
+
+def test_deeply_nested_json_is_skipped_for_the_plan_after_it() -> None:
+    text = "[" * 100_000 + " then " + plan({"action_id": 0, "action_name": "find a Mug"})
+    parsed = parse_reply(EmbodiedJSON(), text, SKILLS)
+    assert parsed.actions == [0]
+
+
+def test_linear_find_json_keeps_the_outermost_object() -> None:
+    text = "x {bad} " * 1000 + '{"a": {"b": [1, 2]}}' + " y" * 1000
+    assert find_json(text, "{") == {"a": {"b": [1, 2]}}
+
+
+def test_an_overlong_reply_is_read_at_its_ends_and_the_model_is_told() -> None:
+    text = "<think>" + "hmm " * 50_000 + "</think><answer>find a Mug</answer>"
+    parsed = parse_reply(RagenFormat(), text, SKILLS)
+    assert parsed.actions == ["find a Mug"]
+    assert f"{len(text):,} characters" in parsed.notes[0] and "keep replies short" in parsed.notes[0]
+
+
+def test_an_overlong_unreadable_reply_says_it_was_cut() -> None:
+    parsed = parse_reply(RagenFormat(), "blah " * 40_000, SKILLS)
+    assert "no <answer>" in parsed.error and "200,000 characters" in parsed.error
+
+
+def test_a_stringified_plan_that_is_no_list_says_what_is_wrong() -> None:
+    parsed = EmbodiedJSON().parse(json.dumps({"executable_plan": "[[[["}), SKILLS)
+    assert "executable_plan is a string" in parsed.error and "not a list of {action_id, action_name}" in parsed.error
+    assert "has no executable_plan" not in parsed.error
+
+
+def test_a_null_plan_is_named_as_null() -> None:
+    parsed = EmbodiedJSON().parse(json.dumps({"executable_plan": None}), SKILLS)
+    assert "executable_plan is null" in parsed.error
+
+
+def test_ragen_answer_tags_match_in_any_case_with_odd_unicode_before() -> None:
+    text = "İİİ <THINK>x</Think> <Answer>find a Mug</ANSWER>"
+    assert RagenFormat().parse(text, SKILLS).actions == ["find a Mug"]

@@ -8,7 +8,7 @@ worlds and free-text commands. Worlds whose action is a JSON object or a vector 
 
 from __future__ import annotations
 
-from simyard.agents.formats.base import Parsed, Prompt, ReplyFormat, find_json
+from simyard.agents.formats.base import MAX_PARSE_CHARS, Parsed, Prompt, ReplyFormat, find_json, parse_reply
 from simyard.agents.formats.embodied import EmbodiedJSON
 from simyard.agents.formats.prompt import HistoryEntry, build_prompt, describe_action
 from simyard.agents.formats.ragen import RagenFormat
@@ -64,6 +64,7 @@ def choose_format(name: str, world: str, spec: ActionSpec) -> ReplyFormat:
 
 __all__ = [
     "FORMATS",
+    "MAX_PARSE_CHARS",
     "RAGEN_WORLDS",
     "EmbodiedJSON",
     "HistoryEntry",
@@ -78,4 +79,5 @@ __all__ = [
     "choose_format",
     "describe_action",
     "find_json",
+    "parse_reply",
 ]

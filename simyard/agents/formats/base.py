@@ -75,8 +75,42 @@ class ReplyFormat(abc.ABC):
         """The actions in `text`, or an error saying what was wrong and what is expected."""
 
 
-_FENCE = re.compile(r"```[a-zA-Z0-9_-]*\s*\n?(.*?)```", re.DOTALL)
+#: Replies longer than this are read only at their two ends (half each): a model that writes 160 KB has already
+#: failed the task's spirit, and reading it all would let one reply stall the event loop that serves other episodes.
+MAX_PARSE_CHARS = 64_000
+#: Brackets nested deeper than this are never an action; such spans are skipped without being decoded.
+MAX_JSON_DEPTH = 64
+#: Decoding stops once the spans tried add up to this many times the reply's length (nested spans overlap), so a
+#: reply full of near-JSON costs O(size), not O(size²).
+DECODE_BUDGET = 4
+
+_FENCE_TAG = re.compile(r"[a-zA-Z0-9_-]*\s*")
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
+# The characters the bracket scan cares about; a backslash travels with the character it escapes.
+_STRUCTURE = re.compile(r"\\.|[{}\[\]\"']", re.DOTALL)
+_CLOSERS = {"{": "}", "[": "]"}
+# How a JSON value or Python literal can begin: spans that open otherwise (`{x}`, `[see above]`) are not decoded.
+_PLAUSIBLE = re.compile(r"""\{\s*[-"'}\d]|\[\s*(?:[-\[\]{"'\d.+]|true|false|null|True|False|None)""")
+_PYTHON_ONLY = re.compile(r"'|\b(?:True|False|None)\b|\)")
+
+
+def parse_reply(reply_format: ReplyFormat, text: str, spec: ActionSpec) -> Parsed:
+    """`reply_format.parse(text)`, reading an overlong reply only at its ends, in time linear in `MAX_PARSE_CHARS`.
+
+    The end of the reply is tried first (RAGEN's answer follows the thinking), then its start. Either way the model
+    is told its reply was cut, in the notes of a plan or in the error.
+    """
+    if len(text) <= MAX_PARSE_CHARS:
+        return reply_format.parse(text, spec)
+    half = MAX_PARSE_CHARS // 2
+    cut = f"your reply had {len(text):,} characters; only its first and last {half:,} were read: keep replies short"
+    first_error = None
+    for part in (text[-half:], text[:half]):
+        parsed = reply_format.parse(part, spec)
+        if parsed.error is None:
+            return Parsed(actions=parsed.actions, notes=[cut, *parsed.notes])
+        first_error = first_error or parsed.error
+    return Parsed(error=f"{first_error} ({cut})")
 
 
 def find_json(text: str, openers: str = "{[") -> Any | None:
@@ -84,63 +118,98 @@ def find_json(text: str, openers: str = "{[") -> Any | None:
 
     Models wrap JSON in ```json fences, put prose around it, or write Python literals (single quotes, True, None)
     and trailing commas. Fenced blocks are tried first, then the whole text; in each, the first opening bracket
-    whose balanced span decodes wins, which is the outermost value because inner ones open later.
+    whose balanced span decodes wins, which is the outermost value because inner ones open later. One scan finds
+    every balanced span no deeper than `MAX_JSON_DEPTH`, and the spans decoded add up to at most `DECODE_BUDGET`
+    times the reply's length, so the time is linear in the reply's length whatever it holds.
 
     Args:
         text: The reply.
         openers: Which values to look for: `{` objects, `[` arrays.
     """
-    for candidate in [*_FENCE.findall(text), text]:
-        for start, char in enumerate(candidate):
-            if char in openers and (value := _decode_at(candidate, start)) is not None:
+    budget = DECODE_BUDGET * len(text) + 1024
+    for candidate in [*_fenced_blocks(text), text]:
+        for start, end in _balanced_spans(candidate, openers):
+            budget -= end - start
+            if budget < 0:
+                return None
+            if _PLAUSIBLE.match(candidate, start) and (value := _decode(candidate[start:end])) is not None:
                 return value
     return None
 
 
-def _decode_at(text: str, start: int) -> Any | None:
-    try:
-        return json.JSONDecoder().raw_decode(text, start)[0]
-    except ValueError:
-        pass
-    end = _balanced_end(text, start)
-    if end is None:
-        return None
-    span = text[start:end]
-    try:
-        return json.loads(_TRAILING_COMMA.sub(r"\1", span))
-    except ValueError:
-        pass
-    try:
-        value = ast.literal_eval(span)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return None
-    return value if isinstance(value, (dict, list)) else None
+def _fenced_blocks(text: str) -> list[str]:
+    """The bodies of the ``` fenced blocks in `text`, in order (str.find only: linear)."""
+    blocks: list[str] = []
+    position = 0
+    while (opening := text.find("```", position)) >= 0:
+        body = _FENCE_TAG.match(text, opening + 3).end()  # type: ignore[union-attr] (the pattern matches empty text)
+        closing = text.find("```", body)
+        if closing < 0:
+            break
+        blocks.append(text[body:closing])
+        position = closing + 3
+    return blocks
 
 
-def _balanced_end(text: str, start: int) -> int | None:
-    """End index of the bracketed span opening at `start`, skipping quoted strings; None if it never closes."""
-    closers = {"{": "}", "[": "]"}
-    stack: list[str] = []
+def _balanced_spans(text: str, openers: str) -> list[tuple[int, int]]:
+    """(start, end) of every balanced bracket span opening with one of `openers`, by start, nested at most
+    `MAX_JSON_DEPTH` deep.
+
+    Quoted strings are skipped inside brackets only, and only where a value or key may start, so the apostrophes of
+    prose never hide the JSON after them. A closer that does not match breaks every span still open, as it would
+    break a decoder reading from any of their starts.
+    """
+    stack: list[list[Any]] = []  # [start, expected closer, depth of the deepest span inside]
+    found: list[tuple[int, int]] = []
     quote: str | None = None
-    escaped = False
-    for index in range(start, len(text)):
-        char = text[index]
+    for match in _STRUCTURE.finditer(text):
+        token = match.group()
         if quote:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
+            if token == quote:
                 quote = None
-        elif char in "\"'":
-            quote = char
-        elif char in closers:
-            stack.append(closers[char])
-        elif char in "}]":
-            if not stack or stack.pop() != char:
-                return None
-            if not stack:
-                return index + 1
+            continue
+        char = token[-1] if token[0] == "\\" else token
+        if char in "\"'":
+            # A string opens only where a value or key may start; elsewhere it is prose ("don't", "the 'x' key").
+            if stack and _opens_value(text, match.start()):
+                quote = char
+        elif char in _CLOSERS:
+            stack.append([match.end() - 1, _CLOSERS[char], 0])
+        elif stack and stack[-1][1] == char:
+            start, _, inner = stack.pop()
+            depth = inner + 1
+            if stack:
+                stack[-1][2] = max(stack[-1][2], depth)
+            if depth <= MAX_JSON_DEPTH and text[start] in openers:
+                found.append((start, match.end()))
+        elif stack:
+            stack.clear()
+    found.sort()
+    return found
+
+
+def _opens_value(text: str, index: int) -> bool:
+    """Whether the quote at `index` follows (after blanks) a bracket, comma or colon, where a string may start."""
+    before = index - 1
+    while before >= 0 and text[before] in " \t\r\n":
+        before -= 1
+    return before >= 0 and text[before] in "{[(,:"
+
+
+def _decode(span: str) -> Any | None:
+    """A bracketed span as JSON, as JSON without trailing commas, or as a Python literal; None if none fits."""
+    attempts: list[Any] = [json.loads]
+    if _TRAILING_COMMA.search(span):
+        attempts.append(lambda text: json.loads(_TRAILING_COMMA.sub(r"\1", text)))
+    if _PYTHON_ONLY.search(span):
+        attempts.append(ast.literal_eval)
+    for attempt in attempts:
+        try:
+            value = attempt(span)
+        except Exception:  # noqa: BLE001 (ValueError, SyntaxError, MemoryError, TypeError: all mean "not this")
+            continue
+        if isinstance(value, (dict, list)):
+            return value
     return None
 
 

@@ -57,11 +57,19 @@ class EmbodiedJSON(ReplyFormat):
         reply = find_json(text, "{")
         if not isinstance(reply, dict):
             return Parsed(error=f"the reply holds no JSON object; {expected}")
-        plan = reply.get("executable_plan")
-        if isinstance(plan, str):  # some models stringify the list, as EB-Manipulation's format does on purpose
-            plan = find_json(plan, "[")
-        if plan is None:
+        if "executable_plan" not in reply:
             return Parsed(error=f"the JSON object has no executable_plan; {expected}")
+        plan = reply["executable_plan"]
+        if isinstance(plan, str):  # some models stringify the list, as EB-Manipulation's format does on purpose
+            listed = find_json(plan, "[")
+            if not isinstance(listed, list):
+                return Parsed(
+                    error=f"executable_plan is a string ({_show(plan)}), not a list of {{action_id, action_name}} "
+                    "steps; write it as a JSON list, e.g. [{\"action_id\": 0, \"action_name\": \"...\"}]"
+                )
+            plan = listed
+        if plan is None:
+            return Parsed(error=f"executable_plan is null; give a non-empty list of {{action_id, action_name}} steps")
         if not isinstance(plan, list):
             return Parsed(error=f"executable_plan must be a list of {{action_id, action_name}} steps, not {plan!r:.80}")
         if not plan:

@@ -14,7 +14,9 @@ from simyard.agents.formats.base import Parsed, ReplyFormat, plural
 from simyard.platform.api import Action, ActionSpec
 
 SEPARATOR = "||"
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
+_OPEN = re.compile(re.escape("<answer>"), re.IGNORECASE)
+_CLOSE = re.compile(re.escape("</answer>"), re.IGNORECASE)
+_THINK_END = re.compile(re.escape("</think>"), re.IGNORECASE)
 _SHAPE = "<think> your reasoning </think><answer> action1 || action2 </answer>"
 
 
@@ -40,13 +42,13 @@ class RagenFormat(ReplyFormat):
         )
 
     def parse(self, text: str, spec: ActionSpec) -> Parsed:
-        think_end = text.lower().rfind("</think>")
-        match = (_ANSWER.search(text, think_end) if think_end >= 0 else None) or _ANSWER.search(text)
-        if match is None:
-            if "<answer>" in text.lower():
+        think_end = _last(_THINK_END, text)
+        answer = (_answer(text, think_end) if think_end >= 0 else None) or _answer(text, 0)
+        if answer is None:
+            if _OPEN.search(text):
                 return Parsed(error=f"the <answer> block is not closed (was the reply cut short?); reply as {_SHAPE}")
             return Parsed(error=f"no <answer>...</answer> block; reply as {_SHAPE}")
-        items = [_clean(part) for part in match.group(1).split(SEPARATOR)]
+        items = [_clean(part) for part in answer.split(SEPARATOR)]
         items = [item for item in items if item]
         if not items:
             return Parsed(error=f"the <answer> block is empty; give at least one action, as {_SHAPE}")
@@ -55,6 +57,21 @@ class RagenFormat(ReplyFormat):
             index = _choice(item, spec) if spec.kind == "choice" else None
             actions.append(spec.choices[index] if index is not None else item)
         return Parsed(actions=actions)
+
+
+def _answer(text: str, start: int) -> str | None:
+    """The text of the first <answer> block opening at or after `start` (two literal searches: linear time)."""
+    opening = _OPEN.search(text, start)
+    closing = _CLOSE.search(text, opening.end()) if opening else None
+    return text[opening.end() : closing.start()] if opening and closing else None
+
+
+def _last(pattern: re.Pattern[str], text: str) -> int:
+    """Where the last match of `pattern` starts, or -1."""
+    last = -1
+    for match in pattern.finditer(text):
+        last = match.start()
+    return last
 
 
 def _choice(item: str, spec: ActionSpec) -> int | None:

@@ -64,7 +64,11 @@ class VectorPlanFormat(ReplyFormat):
         if isinstance(reply, dict):
             reply = reply.get("executable_plan")
             if isinstance(reply, str):
-                reply = find_json(reply, "[")
+                listed = find_json(reply, "[")
+                if not isinstance(listed, list):
+                    shown = reply if len(reply) <= 60 else reply[:59] + "…"
+                    return Parsed(error=f"executable_plan is a string ({shown!r}), not a JSON list of actions")
+                reply = listed
         if not isinstance(reply, list):
             return Parsed(error="the reply holds no JSON list of numbers; reply with a plan like [[...], [...]]")
         if not reply:
