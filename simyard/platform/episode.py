@@ -1,8 +1,10 @@
 """One episode: reset, ask the agent, execute its plan, enforce the limits, and report what happened.
 
-The loop is written once, as a generator that yields each observation the agent must answer and receives the
-agent's decision back. Two small drivers feed it: a plain one for ordinary agents and an asyncio one for agents
-whose `act` is a coroutine, so a worker can keep many episodes in flight while they wait on a model server.
+The loop is written once, as a generator that yields what it needs done (an observation the agent must answer, or
+a blocking call such as a world's step) and receives the answer back. Two small drivers feed it: a plain one, and an
+asyncio one that keeps many episodes of one worker in flight. Where a blocking call runs is the `Lane`'s business:
+inline when nothing needs protecting from it, else on the lane's own thread, so a slow world never stalls the other
+episodes in flight and a deadline holds even for a call that never returns.
 
 Whatever goes wrong inside an episode (an agent that raises, a model API that keeps failing, a world bug, the
 wall-clock limit) ends that episode with a status and a message; it never escapes to the batch.
@@ -11,9 +13,13 @@ wall-clock limit) ends that episode with a status and a message; it never escape
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
+import math
+import queue
+import threading
 import time
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
@@ -25,15 +31,22 @@ from simyard.platform.api import (
     Agent,
     Decision,
     Env,
+    EpisodeQuit,
     ModelCall,
     Observation,
     StepResult,
     Task,
     WorldAware,
 )
+from simyard.platform.errors import InfraError
 
-EndReason = Literal["goal", "terminated", "truncated", "max_steps", "invalid_cap", "time_limit", "agent_error",
-                    "world_error"]
+#: How an episode ended. `completed` covers every end the agent brought about (success or failure); the errors say whose
+#: fault the end was; `infra_error` episodes are retried and never count as failures; `timeout` is the wall clock.
+Status = Literal["completed", "agent_error", "world_error", "infra_error", "timeout"]
+STATUSES: tuple[str, ...] = ("completed", "agent_error", "world_error", "infra_error", "timeout")
+
+EndReason = Literal["goal", "terminated", "truncated", "max_steps", "invalid_cap", "quit", "time_limit", "agent_error",
+                    "world_error", "infra_error"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +77,15 @@ class StepRecord:
 class EpisodeResult:
     """The outcome of one episode: one row of a run's results index.
 
-    `status` is `completed` when the episode ran to one of its ends and `error` when the agent or the world failed;
-    `reason` says which end it was.
+    `status` says whose doing the end was (see `Status`); `reason` says which end it was. `attempts` counts the tries
+    it took (infrastructure failures are retried); `cut_replies` the model replies cut short by a token limit.
     """
 
     task_id: str
     world: str
     subset: str
     seed: int | None
-    status: Literal["completed", "error"] = "completed"
+    status: Status = "completed"
     reason: EndReason = "max_steps"
     success: bool = False
     progress: float = 0.0
@@ -85,13 +98,24 @@ class EpisodeResult:
     cost_usd: float = 0.0
     duration_s: float = 0.0
     error: str | None = None
+    attempts: int = 1
+    cut_replies: int = 0
+
+    @property
+    def errored(self) -> bool:
+        """Whether the episode ended in an error of any kind (or the clock) rather than by the agent's own doing."""
+        return self.status != "completed"
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
 
     @classmethod
     def from_dict(cls, row: Mapping[str, Any]) -> EpisodeResult:
-        return cls(**{name: row[name] for name in cls.__slots__ if name in row})
+        values = {name: row[name] for name in cls.__slots__ if name in row}
+        if values.get("status") == "error":  # rows written before the outcome taxonomy
+            reason = values.get("reason")
+            values["status"] = {"agent_error": "agent_error", "time_limit": "timeout"}.get(reason, "world_error")
+        return cls(**values)
 
 
 class Recorder(Protocol):
@@ -122,6 +146,19 @@ class _Turn:
     observation: Observation
     deadline: float | None
     spec: ActionSpec
+
+
+@dataclass(slots=True)
+class _Call:
+    """A blocking call the loop needs made (a world's reset or step, an agent's reset): `fn(*args)` by `deadline`."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    deadline: float | None
+
+
+class CallTimeout(Exception):
+    """A call did not return before the episode's deadline; the driver sends this into the loop instead of a value."""
 
 
 def as_decision(reply: Any, spec: ActionSpec | None = None) -> Decision:
@@ -158,52 +195,70 @@ def jsonable_action(action: Action | None) -> Any:
 
 def _episode_loop(
     env: Env, agent: Agent, task: Task, seed: int | None, limits: Limits, recorder: Recorder
-) -> Generator[_Turn, Decision | BaseException, EpisodeResult]:
+) -> Generator[_Turn | _Call, Any, EpisodeResult]:
     started = time.monotonic()
     deadline = started + limits.time_limit_s if limits.time_limit_s else None
     max_steps = limits.max_steps or task.max_steps
     max_invalid = limits.max_invalid if limits.max_invalid is not None else task.max_invalid
     result = EpisodeResult(task_id=task.id, world=task.world, subset=task.subset, seed=seed)
 
-    def finish(reason: EndReason, error: str | None = None) -> EpisodeResult:
-        result.reason = reason
-        if error is not None:
-            result.status, result.error = "error", error
+    def finish(status: Status, reason: EndReason, error: str | None = None) -> EpisodeResult:
+        result.status, result.reason, result.error = status, reason, error
         result.duration_s = time.monotonic() - started
         recorder.finish(result)
         return result
 
-    try:
-        observation = env.reset(task, seed)
-        spec = env.action_spec()
-    except Exception as exc:  # a world that cannot start is that episode's error, not the batch's
-        return finish("world_error", f"world failed to reset: {_describe(exc)}")
-    try:
-        agent.reset(task, spec)
-        if isinstance(agent, WorldAware):
-            agent.attach(env)
-    except Exception as exc:
-        return finish("agent_error", f"agent failed to reset: {_describe(exc)}")
+    def timed_out(what: str) -> EpisodeResult:
+        limit = limits.time_limit_s
+        return finish("timeout", "time_limit", f"{what} did not finish within the time limit of {limit} s")
+
+    def agent_failed(exc: BaseException, doing: str) -> EpisodeResult:
+        if isinstance(exc, EpisodeQuit):
+            return finish("completed", "quit")
+        if isinstance(exc, (CallTimeout, TimeoutError, asyncio.TimeoutError)):
+            return timed_out(f"the agent's {doing}")
+        if isinstance(exc, InfraError):
+            return finish("infra_error", "infra_error", f"agent's {doing} failed: {_describe(exc)}")
+        return finish("agent_error", "agent_error", f"agent failed to {doing}: {_describe(exc)}")
+
+    reply = yield _Call(env.reset, (task, seed), deadline)
+    if isinstance(reply, CallTimeout):
+        return timed_out("the world's reset")
+    if isinstance(reply, BaseException):  # a world that cannot start is that episode's error, not the batch's
+        return finish(*_world_failure(reply, "reset"))
+    observation = reply
+    spec = yield _Call(env.action_spec, (), deadline)
+    if isinstance(spec, BaseException) or not isinstance(observation, Observation):
+        problem = spec if isinstance(spec, BaseException) else TypeError(
+            f"reset returned {type(observation).__name__}, not an Observation")
+        return finish(*_world_failure(problem, "reset"))
+    reply = yield _Call(_start_agent, (agent, env, task, spec), deadline)
+    if isinstance(reply, BaseException):
+        return agent_failed(reply, "reset")
     recorder.start(task, seed, observation)
     world_observation = observation
 
     while True:
         if result.steps >= max_steps:
-            return finish("max_steps")
+            return finish("completed", "max_steps")
         if deadline is not None and time.monotonic() >= deadline:
-            return finish("time_limit")
+            return timed_out("the episode")
         asked = time.monotonic()
         decision = yield _Turn(observation, deadline, spec)
         act_latency_s = time.monotonic() - asked
-        if isinstance(decision, (TimeoutError, asyncio.TimeoutError)):
-            return finish("time_limit")
         if isinstance(decision, BaseException):
-            return finish("agent_error", f"agent failed: {_describe(decision)}")
+            return agent_failed(decision, "act")
+        if (malformed := _malformed_decision(decision)) is not None:
+            return finish("agent_error", "agent_error", f"agent returned {malformed}")
+        cut = False
         for call in decision.calls:
             result.model_calls += 1
-            result.prompt_tokens += call.prompt_tokens or 0
-            result.completion_tokens += call.completion_tokens or 0
-            result.cost_usd += call.cost_usd or 0.0
+            result.prompt_tokens += _count(call.prompt_tokens)
+            result.completion_tokens += _count(call.completion_tokens)
+            result.cost_usd += _amount(call.cost_usd)
+            if call.finish_reason == "length":
+                result.cut_replies += 1
+                cut = True
         calls = decision.calls
 
         if decision.error is not None or not decision.actions:
@@ -211,58 +266,121 @@ def _episode_loop(
             message = decision.error or "the reply held an empty plan; give at least one action"
             # The prefix goes on the world's last observation, never on a previous prefix, so it cannot stack.
             shown = replace(world_observation, text=f"Invalid reply: {message}\n{world_observation.text}")
-            step = StepResult(shown, 0.0, False, False, {"valid": False, "feedback": message,
-                                                         "success": result.success, "progress": result.progress})
+            info: dict[str, Any] = {"valid": False, "feedback": message, "success": result.success,
+                                    "progress": result.progress}
+            if cut:
+                info["reply_cut"] = True
+            step = StepResult(shown, 0.0, False, False, info)
             observation = shown
             result.steps += 1
             result.invalid_actions += 1
             recorder.step(StepRecord(result.steps, None, 0.0, False, False, step.info, observation, calls,
                                      act_latency_s))
-            if (failure := _observe(agent, None, step)) is not None:
-                return finish("agent_error", failure)
+            reply = yield _Call(agent.observe, (None, step), deadline)
+            if isinstance(reply, BaseException):
+                return agent_failed(reply, "observe a step")
             if max_invalid is not None and result.invalid_actions >= max_invalid:
-                return finish("invalid_cap")
+                return finish("completed", "invalid_cap")
             continue
 
         for action in decision.actions:
             if result.steps >= max_steps or (deadline is not None and time.monotonic() >= deadline):
                 break
-            try:
-                step = env.step(action)
-            except Exception as exc:
-                return finish("world_error", f"world failed on action {jsonable_action(action)!r}: {_describe(exc)}")
+            step = yield _Call(env.step, (action,), deadline)
+            if isinstance(step, CallTimeout):
+                return timed_out(f"the world's step on action {_short(jsonable_action(action))}")
+            if isinstance(step, BaseException):
+                return finish(*_world_failure(step, f"action {_short(jsonable_action(action))}"))
+            if (malformed := _malformed_step(step)) is not None:
+                return finish("world_error", "world_error", f"world returned {malformed}")
             info = step.info
+            if cut:
+                info = {**info, "reply_cut": True}
             valid = info.get("valid", True)
             result.steps += 1
             result.reward += step.reward
             result.success = bool(info.get("success", result.success))
             result.progress = float(info.get("progress", 1.0 if result.success else result.progress))
-            result.cost_usd += info.get("cost", 0.0)
+            result.cost_usd += _amount(info.get("cost"))
             if not valid:
                 result.invalid_actions += 1
             observation = world_observation = step.observation
             recorder.step(StepRecord(result.steps, jsonable_action(action), step.reward, step.terminated,
                                      step.truncated, info, observation, calls, act_latency_s))
-            calls, act_latency_s = [], 0.0  # the model call belongs to the first action of its plan
-            if (failure := _observe(agent, action, step)) is not None:
-                return finish("agent_error", failure)
+            calls, act_latency_s, cut = [], 0.0, False  # the model call belongs to the first action of its plan
+            reply = yield _Call(agent.observe, (action, step), deadline)
+            if isinstance(reply, BaseException):
+                return agent_failed(reply, "observe a step")
             if step.terminated:
-                return finish("goal" if result.success else "terminated")
+                return finish("completed", "goal" if result.success else "terminated")
             if step.truncated:
-                return finish("truncated")
+                return finish("completed", "truncated")
             if max_invalid is not None and result.invalid_actions >= max_invalid:
-                return finish("invalid_cap")
+                return finish("completed", "invalid_cap")
             if not valid:
                 break  # EmbodiedBench: the rest of a plan is dropped at the first invalid action
 
 
-def _observe(agent: Agent, action: Action | None, step: StepResult) -> str | None:
-    """Tell the agent how its action went; a failure there is the agent's error, returned as a message."""
-    try:
-        agent.observe(action, step)
-    except Exception as exc:
-        return f"agent failed to observe a step: {_describe(exc)}"
+def _start_agent(agent: Agent, env: Env, task: Task, spec: ActionSpec) -> None:
+    agent.reset(task, spec)
+    if isinstance(agent, WorldAware):
+        agent.attach(env)
+
+
+def _world_failure(exc: BaseException, doing: str) -> tuple[Status, EndReason, str]:
+    if isinstance(exc, InfraError):
+        return "infra_error", "infra_error", f"world infrastructure failed on {doing}: {_describe(exc)}"
+    return "world_error", "world_error", f"world failed on {doing}: {_describe(exc)}"
+
+
+def _malformed_decision(decision: Decision) -> str | None:
+    """What is wrong with a Decision an agent built by hand, or None; checked so a bad one ends only its episode."""
+    if not isinstance(decision.actions, list):
+        return f"a Decision whose actions are a {type(decision.actions).__name__}, not a list"
+    if not isinstance(decision.calls, list) or not all(isinstance(call, ModelCall) for call in decision.calls):
+        return "a Decision whose calls are not a list of ModelCall"
+    if decision.error is not None and not isinstance(decision.error, str):
+        return f"a Decision whose error is a {type(decision.error).__name__}, not a string"
     return None
+
+
+def _malformed_step(step: Any) -> str | None:
+    """What is wrong with a world's StepResult, or None. Non-finite numbers would poison every mean of the run."""
+    if not isinstance(step, StepResult):
+        return f"{type(step).__name__} from step(), not a StepResult"
+    if not isinstance(step.observation, Observation):
+        return f"a step whose observation is a {type(step.observation).__name__}, not an Observation"
+    if not isinstance(step.info, Mapping):
+        return f"a step whose info is a {type(step.info).__name__}, not a mapping"
+    if not _is_number(step.reward) or not math.isfinite(step.reward):
+        return f"a step with reward {step.reward!r}; rewards must be finite numbers"
+    progress = step.info.get("progress")
+    if progress is not None and (not _is_number(progress) or not math.isfinite(progress)):
+        return f"a step with progress {progress!r}; progress must be a finite number in [0, 1]"
+    cost = step.info.get("cost")
+    if cost is not None and (not _is_number(cost) or not math.isfinite(cost)):
+        return f"a step with cost {cost!r}; costs must be finite numbers"
+    return None
+
+
+def _count(value: Any) -> int:
+    """A token count as a server reported it; anything that is not a whole number counts as unknown (0)."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return 0
+
+
+def _amount(value: Any) -> float:
+    if _is_number(value) and math.isfinite(value):
+        return float(value)
+    return 0.0
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _describe(exc: BaseException) -> str:
@@ -270,32 +388,137 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def _drive(loop: Generator[_Turn, Decision | BaseException, EpisodeResult], agent: Agent) -> EpisodeResult:
-    try:
-        turn = next(loop)
-        while True:
+# ------------------------------------------------------------------------------------------------- the drivers
+
+
+class Lane:
+    """Where one episode's blocking calls run: inline on the caller's thread, or on a thread of the lane's own.
+
+    A lane with a thread makes every world call and every sync agent call there, so a slow world or a blocking agent
+    stalls only its own episode, and a deadline can be enforced by waiting on it. One thread per lane (rather than a
+    shared pool) because worlds may hold thread-bound things, such as an OpenGL context, that must always be used
+    from the thread that made them. A call that outlives its deadline is abandoned: the lane moves to a new thread,
+    and the old one is left to finish (it is a daemon thread); `stuck_since` lets a watchdog act on it.
+    """
+
+    def __init__(self, threaded: bool = False, name: str = "simyard-lane") -> None:
+        self.threaded = threaded
+        self.name = name
+        self._thread: _LaneThread | None = None
+        self._abandoned: list[tuple[float, concurrent.futures.Future[Any]]] = []
+        self.broken = False  # a call was abandoned: what it was using (world, sync agent) must be replaced
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        """Run `fn(*args)` on the lane's thread; its future."""
+        if self._thread is None:
+            self._thread = _LaneThread(self.name)
+        return self._thread.submit(fn, *args)
+
+    def call_sync(self, fn: Callable[..., Any], args: tuple[Any, ...], deadline: float | None) -> Any:
+        """Make a call from plain (non-async) code; raises CallTimeout when the deadline passes first."""
+        if not self.threaded and deadline is None:
+            return fn(*args)
+        future = self.submit(fn, *args)
+        try:
+            return future.result(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        except concurrent.futures.TimeoutError:
+            self._abandon(future)
+            raise CallTimeout from None
+
+    async def call(self, fn: Callable[..., Any], args: tuple[Any, ...], deadline: float | None) -> Any:
+        """Make a call from the event loop without blocking it; raises CallTimeout when the deadline passes first."""
+        if not self.threaded and deadline is None:
+            return fn(*args)
+        future = self.submit(fn, *args)
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout)
+        except TimeoutError:
+            self._abandon(future)
+            raise CallTimeout from None
+
+    def _abandon(self, future: concurrent.futures.Future[Any]) -> None:
+        self.broken = True
+        self._abandoned.append((time.monotonic(), future))
+        if self._thread is not None:
+            self._thread.stop()  # it exits once the stuck call returns, if ever
+            self._thread = None
+
+    def stuck_since(self) -> float | None:
+        """When the oldest abandoned call that is still running was abandoned (monotonic), or None."""
+        self._abandoned = [(since, future) for since, future in self._abandoned if not future.done()]
+        return self._abandoned[0][0] if self._abandoned else None
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.stop()
+            self._thread = None
+
+
+class _LaneThread:
+    """One daemon thread running submitted calls in order (a daemon, so a stuck call never blocks interpreter exit)."""
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._queue.put((future, fn, args))
+        return future
+
+    def stop(self) -> None:
+        self._queue.put(None)
+
+    def _serve(self) -> None:
+        while (item := self._queue.get()) is not None:
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
             try:
-                answer: Decision | BaseException = as_decision(agent.act(turn.observation), turn.spec)
+                future.set_result(fn(*args))
+            except BaseException as exc:  # delivered to the waiting episode, which decides what it means
+                future.set_exception(exc)
+
+
+def _drive(loop: Generator[_Turn | _Call, Any, EpisodeResult], agent: Agent, lane: Lane) -> EpisodeResult:
+    try:
+        request = next(loop)
+        while True:
+            answer: Any
+            try:
+                if isinstance(request, _Call):
+                    answer = lane.call_sync(request.fn, request.args, request.deadline)
+                else:
+                    reply = lane.call_sync(agent.act, (request.observation,), request.deadline)
+                    answer = as_decision(reply, request.spec)
             except Exception as exc:
                 answer = exc
-            turn = loop.send(answer)
+            request = loop.send(answer)
     except StopIteration as stop:
         return stop.value
 
 
-async def _drive_async(loop: Generator[_Turn, Decision | BaseException, EpisodeResult], agent: Agent) -> EpisodeResult:
+async def _drive_async(loop: Generator[_Turn | _Call, Any, EpisodeResult], agent: Agent, lane: Lane) -> EpisodeResult:
+    coroutine_agent = is_async_agent(agent)
     try:
-        turn = next(loop)
+        request = next(loop)
         while True:
+            answer: Any
             try:
-                reply = agent.act(turn.observation)
-                if inspect.isawaitable(reply):
-                    timeout = None if turn.deadline is None else max(0.0, turn.deadline - time.monotonic())
-                    reply = await asyncio.wait_for(reply, timeout)
-                answer: Decision | BaseException = as_decision(reply, turn.spec)
+                if isinstance(request, _Call):
+                    answer = await lane.call(request.fn, request.args, request.deadline)
+                elif coroutine_agent:
+                    timeout = None if request.deadline is None else max(0.0, request.deadline - time.monotonic())
+                    reply = await asyncio.wait_for(agent.act(request.observation), timeout)
+                    answer = as_decision(reply, request.spec)
+                else:
+                    reply = await lane.call(agent.act, (request.observation,), request.deadline)
+                    answer = as_decision(reply, request.spec)
             except Exception as exc:
                 answer = exc
-            turn = loop.send(answer)
+            request = loop.send(answer)
     except StopIteration as stop:
         return stop.value
 
@@ -313,11 +536,19 @@ def run_episode_with(
     limits: Limits = Limits(),
     recorder: Recorder | None = None,
 ) -> EpisodeResult:
-    """Run one episode of `task` in an existing world (blocking; async agents get their own event loop)."""
+    """Run one episode of `task` in an existing world (blocking; async agents get their own event loop).
+
+    With a time limit, world calls and a sync agent's calls run on a thread of their own so the limit holds even
+    for a call that never returns (it is abandoned and the episode ends as `timeout`).
+    """
     loop = _episode_loop(env, agent, task, seed, limits, recorder or _NoRecorder())
-    if is_async_agent(agent):
-        return asyncio.run(_drive_async(loop, agent))
-    return _drive(loop, agent)
+    lane = Lane(threaded=False)
+    try:
+        if is_async_agent(agent):
+            return asyncio.run(_drive_async(loop, agent, lane))
+        return _drive(loop, agent, lane)
+    finally:
+        lane.close()
 
 
 async def arun_episode_with(
@@ -327,7 +558,14 @@ async def arun_episode_with(
     seed: int | None = None,
     limits: Limits = Limits(),
     recorder: Recorder | None = None,
+    lane: Lane | None = None,
 ) -> EpisodeResult:
-    """Run one episode inside a running event loop, so many can share one worker."""
+    """Run one episode inside a running event loop, so many can share one worker; `lane` says where calls run."""
     loop = _episode_loop(env, agent, task, seed, limits, recorder or _NoRecorder())
-    return await _drive_async(loop, agent)
+    own = lane is None
+    lane = lane or Lane(threaded=True)
+    try:
+        return await _drive_async(loop, agent, lane)
+    finally:
+        if own:
+            lane.close()

@@ -10,7 +10,7 @@ import pytest
 from simyard.agents.baselines import OracleAgent, RandomAgent
 from simyard.platform.api import Agent, Decision, ModelCall, Observation, StepResult, Task
 from simyard.platform.episode import Limits, arun_episode_with, run_episode_with
-from simyard.platform.testing import ScriptedAgent, ScriptedWorld
+from simyard.testing.scripted import ScriptedAgent, ScriptedWorld
 
 TASK = Task(id="t1", world="scripted", max_steps=8, max_invalid=3)
 
@@ -64,7 +64,7 @@ def test_default_invalid_cap_is_ten():
 
 def test_agent_that_raises_ends_episode_with_error_status_and_message():
     result, world = run(ScriptedAgent(["noop", RuntimeError("model exploded")]))
-    assert result.status == "error" and result.reason == "agent_error"
+    assert result.status == "agent_error" and result.reason == "agent_error"
     assert "model exploded" in result.error and "RuntimeError" in result.error
     assert result.steps == 1
 
@@ -74,7 +74,7 @@ def test_world_that_raises_is_reported_not_propagated():
         raise ValueError("physics diverged")
 
     result, _ = run(ScriptedAgent(["noop"]), world=ScriptedWorld(step=broken))
-    assert result.status == "error" and result.reason == "world_error" and "physics diverged" in result.error
+    assert result.status == "world_error" and result.reason == "world_error" and "physics diverged" in result.error
 
 
 def test_unparseable_reply_costs_one_invalid_step_without_touching_the_world():

@@ -128,7 +128,7 @@ def test_a_world_that_fails_to_reset_still_leaves_a_readable_episode(tmp_path):
     result = run_episode_with(TinyWorld(), TinyCounterAgent(), task, seed=0, recorder=EpisodeWriter(tmp_path / "ep"))
     lines = read_trajectory(tmp_path / "ep")
     assert len(lines) == 1 and "refuses to start" in lines[0]["observation"]["text"]
-    assert read_episode_result(tmp_path / "ep") == result and result.status == "error"
+    assert read_episode_result(tmp_path / "ep") == result and result.status == "world_error"
 
 
 def test_read_trajectory_ignores_a_torn_final_line(tmp_path):
@@ -212,7 +212,7 @@ def test_recording_costs_at_most_50_microseconds_a_step(tmp_path):
 def test_sampled_tokens_and_logprobs_stay_with_the_step_that_used_them(tmp_path):
     """StarPO trains on exactly the sampled tokens: they must be recoverable per step from the trajectory."""
     from simyard.platform.api import Decision, ModelCall, Task
-    from simyard.platform.testing import ScriptedAgent, ScriptedWorld
+    from simyard.testing.scripted import ScriptedAgent, ScriptedWorld
 
     call = ModelCall(text="noop || win", prompt_tokens=12, completion_tokens=3, token_ids=[5, 17, 9],
                      logprobs=[-0.1, -2.5, -0.01])
