@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from simyard.platform.api import Agent, Env, Task
-from simyard.platform.errors import SimyardError, UnknownNameError
+from simyard.platform.errors import MissingExtraError, SimyardError, UnknownNameError
 
 _GROUPS = {"world": "simyard.worlds", "agent": "simyard.agents", "suite": "simyard.suites"}
 
@@ -57,6 +57,11 @@ def register_suite(name: str, suite: Callable[[], list[Task]] | str | Path) -> N
 
 
 def _load_plugins() -> None:
+    """Fill the tables once per process: built-ins first, then entry points of installed distributions.
+
+    A plugin never takes a name that is already taken (a built-in keeps its name); the collision is reported as one
+    line on stderr naming both, never dropped silently.
+    """
     global _plugins_loaded
     if _plugins_loaded:
         return
@@ -69,7 +74,26 @@ def _load_plugins() -> None:
     for kind, group in _GROUPS.items():
         for entry_point in metadata.entry_points(group=group):
             origin = entry_point.dist.name if entry_point.dist else "plugin"
-            _tables[kind].setdefault(entry_point.name, _Entry(entry_point.value, origin))
+            taken = _tables[kind].get(entry_point.name)
+            if taken is None:
+                _tables[kind][entry_point.name] = _Entry(entry_point.value, origin)
+            elif taken.origin != origin or _target_text(taken.target) != entry_point.value:
+                _warn_collision(kind, entry_point.name, entry_point.value, origin, taken)
+
+
+def _target_text(target: Any) -> str:
+    if isinstance(target, str):
+        return target
+    return f"{getattr(target, '__module__', '?')}:{getattr(target, '__qualname__', repr(target))}"
+
+
+def _warn_collision(kind: str, name: str, value: str, origin: str, taken: _Entry) -> None:
+    import sys
+
+    owner = {"builtin": "the built-in", "user": "the user-registered"}.get(taken.origin, f"{taken.origin}'s")
+    print(f"warning: {kind} {name!r} from distribution {origin!r} ({value}) is ignored: the name belongs to "
+          f"{owner} {kind} ({_target_text(taken.target)}); rename the entry point in {origin}",
+          file=sys.stderr, flush=True)
 
 
 def names(kind: str) -> list[str]:
@@ -89,21 +113,70 @@ def _lookup(kind: str, name: str) -> _Entry:
     try:
         return _tables[kind][name]
     except KeyError:
+        import difflib
+
         known = ", ".join(sorted(_tables[kind])) or "none"
-        raise UnknownNameError(f"no {kind} named {name!r}", hint=f"known {kind}s: {known}") from None
+        close = difflib.get_close_matches(name, list(_tables[kind]), n=1)
+        guess = f"did you mean {close[0]!r}? " if close else ""
+        raise UnknownNameError(f"no {kind} named {name!r}", hint=f"{guess}known {kind}s: {known}") from None
+
+
+#: Extras of simyard and the top-level modules they install (read from simyard's metadata when available).
+_EXTRA_MODULES = {"torch": "local", "transformers": "local", "ray": "ray", "docker": "docker", "ai2thor": "thor"}
+
+
+def _extra_for(module: str) -> str | None:
+    """The simyard extra that installs `module` (by its top-level name), or None."""
+    import re
+
+    top = module.split(".")[0]
+    try:
+        for requirement in metadata.requires("simyard") or []:
+            match = re.match(r"^\s*([A-Za-z0-9_.-]+).*extra\s*==\s*['\"]([^'\"]+)['\"]", requirement)
+            if match and match.group(2) != "dev" and match.group(1).lower().replace("-", "_") == top.lower():
+                return match.group(2)
+    except metadata.PackageNotFoundError:
+        pass
+    return _EXTRA_MODULES.get(top)
 
 
 def _load(kind: str, name: str) -> Any:
     entry = _lookup(kind, name)
+    own_module = entry.target.partition(":")[0] if isinstance(entry.target, str) else None
     try:
         return entry.load()
     except (ImportError, AttributeError) as exc:
         if isinstance(exc, SimyardError):
             raise
+        missing = getattr(exc, "name", None) if isinstance(exc, ImportError) else None
+        if missing and own_module and not (own_module == missing or own_module.startswith(missing + ".")):
+            # the entry's module exists but needs a dependency that is not installed
+            extra = _extra_for(missing)
+            if extra is not None:
+                hint = f"install it with: pip install 'simyard[{extra}]'"
+            elif entry.origin in ("builtin", "user"):
+                hint = f"install it with: pip install {missing.split('.')[0]}"
+            else:
+                hint = f"install the dependencies of {entry.origin} (pip install {missing.split('.')[0]})"
+            raise MissingExtraError(f"{kind} {name!r} needs the module {missing!r}, which is not installed",
+                                    hint=hint) from exc
         raise UnknownNameError(
             f"{kind} {name!r} is registered as {entry.target!r} but could not be loaded: {exc}",
             hint=f"check the package that declares it ({entry.origin})",
         ) from exc
+
+
+def agent_factory(name: str) -> Callable[..., Agent]:
+    """The class or factory registered as agent `name` (for `simyard agents info`: its signature and docstring)."""
+    return _load("agent", name)
+
+
+def suite_target(name: str) -> Any:
+    """What suite `name` is registered as: a function returning tasks, or a task file path."""
+    entry = _lookup("suite", name)
+    if isinstance(entry.target, str) and ":" not in entry.target:
+        return entry.target  # a task file path registered as a string
+    return _load("suite", name)
 
 
 def world_class(name: str) -> type[Env]:
@@ -111,9 +184,58 @@ def world_class(name: str) -> type[Env]:
     return _load("world", name)
 
 
-def make(name: str, **options: Any) -> Env:
-    """Build a fresh world by name; `options` go to its constructor."""
-    return world_class(name)(**options)
+def make(name: str, resources: Any = None, **options: Any) -> Env:
+    """Build a fresh world by name; `options` go to its constructor.
+
+    `resources` (a `simyard.platform.resources.Resources` scope) is passed on only to a constructor that takes a
+    `resources` keyword, so worlds that share nothing need not know about it. Options the constructor does not take
+    are refused by name, with the accepted ones listed.
+    """
+    cls = world_class(name)
+    check_world_options(name, options)
+    if resources is not None and accepts_keyword(cls, "resources"):
+        return cls(resources=resources, **options)
+    return cls(**options)
+
+
+def world_option_names(name: str) -> list[str] | None:
+    """The constructor options a world takes, or None when it takes any (`**kwargs`)."""
+    return _keyword_names(world_class(name))
+
+
+def check_world_options(name: str, options: dict[str, Any]) -> None:
+    """Refuse world options the world's constructor does not take, naming them and listing the accepted ones."""
+    accepted = world_option_names(name)
+    if accepted is None:
+        return
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        listed = ", ".join(accepted) if accepted else "none"
+        raise UnknownNameError(f"world {name!r} does not take the option(s) {', '.join(unknown)}",
+                               hint=f"its options: {listed}")
+
+
+def accepts_keyword(target: Any, keyword: str) -> bool:
+    """Whether `target` names `keyword` among its parameters (a `**kwargs` catch-all does not count)."""
+    import inspect
+
+    try:
+        return keyword in inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _keyword_names(target: Any) -> list[str] | None:
+    import inspect
+
+    try:
+        parameters = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(parameter.kind is parameter.VAR_KEYWORD for parameter in parameters):
+        return None
+    return [parameter.name for parameter in parameters if parameter.name != "resources"
+            and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
 
 
 def make_agent(name: str, **options: Any) -> Agent:
@@ -124,7 +246,7 @@ def make_agent(name: str, **options: Any) -> Agent:
     except TypeError as exc:
         raise UnknownNameError(
             f"agent {name!r} does not accept the options {sorted(options)}: {exc}",
-            hint=f"see `simyard agent info {name}` or the agent's docstring for its options",
+            hint=f"see `simyard agents info {name}` for its options",
         ) from exc
 
 
@@ -152,9 +274,15 @@ def _check_unique(suite: str, tasks: list[Task]) -> None:
 
 
 def find_task(tasks: list[Task], task_id: str, suite: str) -> Task:
-    """The task with `task_id`, or an error listing some ids that exist."""
+    """The task with `task_id`, or an error naming close ids and where to list them all."""
+    import difflib
+
     for task in tasks:
         if task.id == task_id:
             return task
-    sample = ", ".join(task.id for task in tasks[:5])
-    raise UnknownNameError(f"suite {suite!r} has no task {task_id!r}", hint=f"ids look like: {sample}, ...")
+    ids = [task.id for task in tasks]
+    close = difflib.get_close_matches(task_id, ids, n=3)
+    sample = ", ".join(close or ids[:5])
+    lead = "did you mean" if close else "ids look like"
+    raise UnknownNameError(f"suite {suite!r} has no task {task_id!r}",
+                           hint=f"{lead}: {sample}; see `simyard tasks list {suite}`")
