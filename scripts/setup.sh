@@ -56,18 +56,23 @@ if ((${#missing[@]})); then
 fi
 
 # --- virtual environment -------------------------------------------------------------------------------------------
-# Reused when its python runs and has pip; otherwise (absent, or half-made by a venv that lacked ensurepip) made anew.
+# Reused when its python runs; made anew when absent or broken (its base python gone); given pip when it has none
+# (made --without-pip, or half-made by a `python3 -m venv` that lacked ensurepip before python3-venv came).
 venv=.venv
-pip_version=""
-if [[ -x "$venv/bin/python" ]]; then
-    pip_version="$("$venv/bin/python" -c 'import pip; print(pip.__version__)' 2>/dev/null || true)"
-fi
-if [[ -z "$pip_version" ]]; then
+pip_version() { "$venv/bin/python" -c 'import pip; print(pip.__version__)' 2>/dev/null; }
+if ! "$venv/bin/python" -c '' >/dev/null 2>&1; then
     rm -rf "$venv"
     python3 -m venv "$venv"
-    pip_version="$("$venv/bin/python" -c 'import pip; print(pip.__version__)')"
+fi
+if ! version="$(pip_version)"; then
+    "$venv/bin/python" -m ensurepip --upgrade >/dev/null 2>&1 || true
+    if ! version="$(pip_version)"; then  # still none (a pip half deleted): start again
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        version="$("$venv/bin/python" -c 'import pip; print(pip.__version__)')"
+    fi
 fi
 # pip < 23 cannot be trusted with editable installs of a pyproject-only project (no setup.py): upgrade it, quietly.
-if (("${pip_version%%.*}" < 23)); then
+if (("${version%%.*}" < 23)); then
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
 fi
