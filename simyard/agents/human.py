@@ -2,21 +2,34 @@
 
 Input that names no action is answered with a hint and asked again; it costs no step, because a typo is not the
 agent's decision. Images are saved as PNG files and their paths printed, so a person on a headless machine can open
-them.
+them. `:q` (or `quit`, `exit`) and Ctrl-D end the episode normally: the agent raises `EpisodeQuit`, and the runner
+records the episode as completed with reason `quit`. At a terminal, Python's `readline` gives line editing and history
+(arrow keys). Everything is printed as plain text: a world's `[/b]` is never read as markup.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from simyard.platform.api import Action, ActionSpec, Agent, Observation, Task
+from simyard.platform.api import Action, ActionSpec, Agent, EpisodeQuit, Observation, Task
 
 
-class HumanQuit(Exception):
-    """The person typed the quit command; the episode ends with this as its reason."""
+class HumanQuit(EpisodeQuit):
+    """The person typed the quit command or closed the input (Ctrl-D): a normal end of the episode."""
+
+
+def _enable_line_editing() -> None:
+    """Arrow keys and history for `input()` at a terminal (a no-op where `readline` is missing, e.g. Windows)."""
+    if not sys.stdin.isatty():
+        return
+    try:
+        import readline  # noqa: F401 -- importing it is what makes input() editable
+    except ImportError:
+        pass
 
 
 class HumanAgent(Agent):
@@ -24,7 +37,8 @@ class HumanAgent(Agent):
 
     Args:
         frames_dir: Where to save the images of each observation (a temporary directory by default).
-        input_fn: Reads one line from the person (the builtin `input` by default; injectable for tests).
+        input_fn: Reads one line from the person (the builtin `input`, with `readline` line editing at a terminal,
+            by default; injectable for tests). `EOFError` (Ctrl-D) ends the episode like `:q`.
         print_fn: Shows text to the person.
     """
 
@@ -38,6 +52,8 @@ class HumanAgent(Agent):
         print_fn: Callable[[str], None] = print,
     ) -> None:
         self.frames_dir = Path(frames_dir or tempfile.mkdtemp(prefix="simyard-human-"))
+        if input_fn is input:
+            _enable_line_editing()
         self.input_fn, self.print_fn = input_fn, print_fn
         self.spec = ActionSpec(kind="text")
         self.turn = 0
@@ -58,7 +74,11 @@ class HumanAgent(Agent):
         for index, name in choices:
             self.print_fn(f"  {index:>3}  {name}")
         while True:
-            line = self.input_fn("action> ").strip()
+            try:
+                line = self.input_fn("action> ").strip()
+            except EOFError:
+                self.print_fn("")  # end the prompt's line
+                raise HumanQuit("the person ended the input (Ctrl-D)") from None
             if line.lower() in self.quit_words:
                 raise HumanQuit("the person quit the episode")
             action, problem = self._parse(line, choices)
@@ -75,7 +95,7 @@ class HumanAgent(Agent):
 
     def _parse(self, line: str, choices: list[tuple[int, str]]) -> tuple[Action | None, str | None]:
         if not line:
-            return None, "Type an action (or :q to quit)."
+            return None, "Type an action (or :q, or Ctrl-D, to quit)."
         if self.spec.kind == "choice":
             action_id = self.spec.choice_id(line)
             if action_id is None:

@@ -95,6 +95,7 @@ def check_world(
     *,
     steps: int = 12,
     gym: bool = True,
+    world_options: Mapping[str, Any] | None = None,
 ) -> list[CheckResult]:
     """Check that a world keeps the simyard contract.
 
@@ -106,15 +107,20 @@ def check_world(
         sample: How many tasks to generate or take from a suite.
         steps: Random actions played per episode in the type, determinism and reset checks.
         gym: Whether to run Gymnasium's `check_env` through `simyard.gym` too.
+        world_options: Keyword options every world the checker builds is constructed with (`--world-opt`).
 
     Returns:
         One `CheckResult` per rule, in the order they ran.
 
     Raises:
-        UnknownNameError: No world is registered under the name (the only error; a broken world fails checks).
+        UnknownNameError: No world is registered under the name.
+        SimyardError: The world's constructor refuses `world_options` (a broken world never raises: it fails checks).
     """
     world_cls = registry.world_class(name_or_class) if isinstance(name_or_class, str) else name_or_class
     name = name_or_class if isinstance(name_or_class, str) else world_cls.name
+    if world_options:
+        world_cls = _with_options(world_cls, name, world_options)
+        name_or_class = world_cls
     try:
         task_list, source = _find_tasks(world_cls, name, tasks, sample)
     except Exception as exc:
@@ -187,6 +193,28 @@ def format_report(results: Sequence[CheckResult], title: str | None = None):
         verdict = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
         table.add_row(result.name, verdict, Text(result.detail))  # details quote actions like [1e9, 1e9]
     return table
+
+
+def _with_options(world_cls: type[Env], name: str, options: Mapping[str, Any]) -> type[Env]:
+    """A subclass of `world_cls` whose no-argument constructor passes `options`, so every check builds it alike."""
+    from simyard.platform.errors import SimyardError
+
+    options = dict(options)
+    if name in registry.names("world") and hasattr(registry, "check_world_options"):
+        registry.check_world_options(name, options)  # unknown options named, the accepted ones listed
+    try:
+        _quiet_close(world_cls(**options))
+    except TypeError as exc:
+        raise SimyardError(f"world {name!r} does not accept the options {sorted(options)}: {exc}",
+                           hint=f"see `simyard env info {name}` for the options it takes") from None
+
+    class Configured(world_cls):  # type: ignore[valid-type,misc]
+        def __init__(self) -> None:
+            super().__init__(**options)
+
+    Configured.__name__, Configured.__qualname__ = world_cls.__name__, world_cls.__qualname__
+    Configured.__module__ = world_cls.__module__
+    return Configured
 
 
 # -- tasks ------------------------------------------------------------------------------------------------------

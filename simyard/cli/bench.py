@@ -1,42 +1,51 @@
 """`simyard bench run|report|compare`: benchmark an agent on a suite, read a run, compare two runs.
 
-The commands are thin: they parse options, call `platform.bench.run_bench` / `platform.metrics`, and render. User
-mistakes are raised as `SimyardError`s, which simyard's CLI turns into one line plus a hint (exit code 2).
+The commands are thin: they parse options, call `platform.bench.run_bench` / `platform.metrics`, and render with
+`simyard.cli.render`. User mistakes are raised as `SimyardError`s, which `simyard.cli.main` turns into one line plus
+a hint (exit code 2).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
+from collections import Counter
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 from rich.text import Text
 
-from simyard.cli_common import (
+from simyard.cli import render
+from simyard.cli.common import (
+    EXIT_CODES_HELP,
     ApiKeyEnvOpt,
     BaseUrlOpt,
     ModelOpt,
+    WorldOpt,
+    bounded,
     console,
     err_console,
     parse_options,
+    positive,
     with_model_flags,
 )
-from simyard.platform.bench import BenchProgress, default_run_dir, run_bench
-from simyard.platform.episode import Limits
-from simyard.platform.metrics import Comparison, GroupStats, compare, summarize
-from simyard.platform.runlog import RunDir, open_run
+from simyard.platform.errors import RunDirError, SimyardError
+
+if TYPE_CHECKING:  # the bench machinery is imported when a bench command runs, not for every `simyard ...`
+    from simyard.platform.bench import BenchProgress
+    from simyard.platform.episode import EpisodeResult
+    from simyard.platform.metrics import Comparison
+    from simyard.platform.rundir import RunDir
 
 bench_app = typer.Typer(
     help="Benchmark agents on task suites: run (and resume), report, compare.",
     no_args_is_help=True,
 )
+
+#: Bounds on `bench compare --resamples`: fewer makes p-values meaningless, more exhausts memory.
+RESAMPLES_RANGE = (100, 1_000_000)
 
 
 class OutputFormat(StrEnum):
@@ -48,34 +57,72 @@ class OutputFormat(StrEnum):
     csv = "csv"
 
 
+def existing_run(path: Path, flag: str = "") -> RunDir:
+    """`open_run`, with a clear word for the common slip of naming a file (run.json, results.jsonl) instead."""
+    from simyard.platform.rundir import RUN_FILE, open_run
+
+    if path.is_file():
+        inside = path.parent if path.name == RUN_FILE or path.parent.joinpath(RUN_FILE).is_file() else None
+        hint = (f"pass the directory that holds it: {inside}" if inside is not None
+                else "pass the directory `simyard bench run` created (it holds run.json)")
+        raise RunDirError(f"{flag + ' ' if flag else ''}{path} is a file, not a run directory", hint=hint)
+    return open_run(path)
+
+
+def errored(results: list[EpisodeResult]) -> list[EpisodeResult]:
+    """Episodes that did not end normally (any status but `completed`)."""
+    return [result for result in results if result.status != "completed"]
+
+
+def most_common_error(results: list[EpisodeResult]) -> str:
+    """The most frequent error of errored episodes, as `status: message (N episodes)`."""
+    counts = Counter(f"{result.status}: {_one_line(result.error or 'no message')}" for result in results)
+    text, count = counts.most_common(1)[0]
+    return f"{text} ({count} episode{'s' * (count != 1)})"
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 # ------------------------------------------------------------------------------------------------------- run
 
 
-@bench_app.command("run")
+@bench_app.command("run", epilog=EXIT_CODES_HELP)
 def run_command(
     suite: Annotated[str | None, typer.Argument(help="Suite name or task file (.jsonl/.json/.yaml); omit with "
                                                      "--resume.", show_default=False)] = None,
-    agent: Annotated[str | None, typer.Option("--agent", "-a", help="Registered agent name.")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", "-a", help="Registered agent name "
+                                              "(see `simyard agents list`).")] = None,
     agent_opt: Annotated[list[str] | None, typer.Option("--agent-opt", "-o", help="Agent option key=value "
                                                         "(repeatable; values parse as JSON when they can).")] = None,
+    world_opt: WorldOpt = None,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     workers: Annotated[int, typer.Option(help="Worker processes; 1 runs in this process.", min=1)] = 1,
     concurrency: Annotated[int, typer.Option(help="Episodes in flight per worker (async agents).", min=1)] = 1,
-    limit: Annotated[int | None, typer.Option(help="Run only the first N tasks.", min=1)] = None,
+    limit: Annotated[int | None, typer.Option(help="Run only the first N tasks.", callback=positive(
+        "--limit", "omit it to run every task"))] = None,
     seed: Annotated[int | None, typer.Option(help="Base seed; episode seeds derive from it and the task id.",
                                              show_default="0")] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory to create.",
                                              show_default="runs/<suite>-<agent>-<time>")] = None,
     resume: Annotated[Path | None, typer.Option(help="Finish an interrupted run in this directory.")] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Cap on steps per episode (overrides tasks).", min=1)] = None,
-    max_invalid: Annotated[int | None, typer.Option(help="Cap on invalid actions per episode.", min=1)] = None,
-    time_limit: Annotated[float | None, typer.Option(help="Wall-clock seconds per episode.", min=0)] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Cap on steps per episode (overrides tasks).",
+                                                  callback=positive("--max-steps", "omit it to use each "
+                                                                    "task's own cap"))] = None,
+    max_invalid: Annotated[int | None, typer.Option(help="Cap on invalid actions per episode.", callback=positive(
+        "--max-invalid", "omit it to use each task's own cap"))] = None,
+    time_limit: Annotated[float | None, typer.Option(help="Wall-clock seconds per episode.", callback=positive(
+        "--time-limit", "omit it for no time limit", kind=float))] = None,
     imports: Annotated[list[str] | None, typer.Option("--import", help="Plugin module or .py file that registers "
                                                       "worlds/agents/suites (repeatable).")] = None,
     frames: Annotated[bool | None, typer.Option("--frames/--no-frames", help="Save observation images as PNG.",
                                                 show_default="when the world has images")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any episode ended in an error (by default "
+                                         "only when every episode did).")] = False,
 ) -> None:
     """Run an agent on every task of a suite and record a resumable run directory.
 
@@ -83,29 +130,51 @@ def run_command(
 
         simyard bench run ragen --agent oracle --workers 2 --limit 20
 
+        simyard bench run ragen --agent random --world-opt slip=0.2 --strict
+
         simyard bench run --resume runs/ragen-oracle-20250101-120000
     """
+    from simyard.platform.bench import default_run_dir, run_bench
+    from simyard.platform.episode import Limits
+    from simyard.platform.metrics import summarize
+    from simyard.platform.rundir import RunDir
+
     options = with_model_flags(parse_options(agent_opt) if agent_opt else None, base_url, model, api_key_env)
+    world_options = parse_options(world_opt, "--world-opt") if world_opt else None
+    if resume is not None:
+        if out is not None:
+            raise SimyardError(f"--out {out} cannot be used with --resume: a resumed run stays in its own directory",
+                               hint=f"drop --out to continue {resume}, or drop --resume to start a new run in {out}")
+        existing_run(resume, "--resume")
     limits = None
     if (max_steps, max_invalid, time_limit) != (None, None, None):
         limits = Limits(max_steps=max_steps, max_invalid=max_invalid, time_limit_s=time_limit)
     if resume is None and out is None and suite and agent:
         out = default_run_dir(suite, agent)  # chosen here, so an interrupted run can name its --resume path
     where = resume if resume is not None else out
+    # world_options is only passed when given, so this runs against a run_bench that predates the keyword too
+    extra: dict[str, Any] = {"world_options": world_options} if world_options else {}
     with _BenchProgressBar(err_console) as bar:
         try:
             summary = run_bench(suite, agent, options, workers=workers, concurrency=concurrency, limit=limit,
                                 seed=seed, out=out, resume=resume, limits=limits, imports=imports or (),
-                                save_frames=frames, progress=bar.update)
+                                save_frames=frames, progress=bar.update, **extra)
         except KeyboardInterrupt:
             bar.stop()
             done = len(RunDir(Path(str(where))).results()) if where is not None else 0
             typer.echo(f"interrupted with {done} episodes recorded; resume with: "
                        f"simyard bench run --resume {where}", err=True)
             raise typer.Exit(130) from None
-    console.print(_stats_table(summarize(summary.results), title=f"{summary.run_dir}"))
+    console.print(render.stats_table(summarize(summary.results), title=f"{summary.run_dir}"))
     console.print(f"{summary.added} episodes run, {summary.skipped} already recorded; status {summary.status}. "
                   f"Report: simyard bench report {summary.run_dir}", markup=False)
+    failed = errored(summary.results)
+    if failed and (strict or len(failed) == len(summary.results)):
+        how_many = "every episode" if len(failed) == len(summary.results) else f"{len(failed)} of " \
+                                                                                 f"{len(summary.results)} episodes"
+        err_console.print(f"error: {how_many} ended in an error; most common: {most_common_error(failed)}",
+                          markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 class _BenchProgressBar:
@@ -158,7 +227,9 @@ def report_command(
 
         simyard bench report runs/ragen-oracle-20250101-120000 --format markdown
     """
-    run = open_run(run_dir)
+    from simyard.platform.metrics import summarize
+
+    run = existing_run(run_dir)
     manifest = run.manifest
     results = run.results()
     rows = summarize(results)
@@ -173,17 +244,17 @@ def report_command(
         "total": manifest.tasks_total,
     }
     if format is OutputFormat.json:
-        typer.echo(json.dumps({"run": header, "rows": [_jsonable(row.to_dict()) for row in rows]}, indent=2))
+        typer.echo(json.dumps({"run": header, "rows": [render.jsonable(row.to_dict()) for row in rows]}, indent=2))
     elif format is OutputFormat.csv:
-        typer.echo(_csv([row.to_dict() for row in rows]), nl=False)
+        typer.echo(render.csv_text([row.to_dict() for row in rows]), nl=False)
     elif format is OutputFormat.markdown:
         typer.echo(f"**{header['agent']}** on **{header['suite']}**: {len(results)}/{manifest.tasks_total} episodes, "
                    f"{manifest.status}\n")
-        typer.echo(_markdown(_stats_cells(rows)))
+        typer.echo(render.markdown(render.stats_cells(rows)))
     else:
         title = (f"{header['agent']} on {header['suite']} — {len(results)}/{manifest.tasks_total} episodes, "
                  f"{manifest.status}")
-        console.print(_stats_table(rows, title=title))
+        console.print(render.stats_table(rows, title=title))
 
 
 # --------------------------------------------------------------------------------------------------- compare
@@ -194,7 +265,9 @@ def compare_command(
     run_a: Annotated[Path, typer.Argument(help="The baseline run directory (A).")],
     run_b: Annotated[Path, typer.Argument(help="The run compared against it (B); differences are B - A.")],
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
-    resamples: Annotated[int, typer.Option(help="Bootstrap resamples for the progress test.", min=100)] = 10_000,
+    resamples: Annotated[int, typer.Option(help=f"Bootstrap resamples for the progress test "
+                                                f"({RESAMPLES_RANGE[0]:,}..{RESAMPLES_RANGE[1]:,}).",
+                                           callback=bounded("--resamples", *RESAMPLES_RANGE))] = 10_000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
 ) -> None:
     """Compare two runs task by task: McNemar's exact test on success, a paired bootstrap on progress.
@@ -203,24 +276,22 @@ def compare_command(
 
         simyard bench compare runs/ragen-random-20250101 runs/ragen-openai-20250102 --format markdown
     """
-    comparison = compare(open_run(run_a), open_run(run_b), resamples=resamples, seed=seed)
+    from simyard.platform.metrics import compare
+
+    comparison = compare(existing_run(run_a), existing_run(run_b), resamples=resamples, seed=seed)
     if format is OutputFormat.json:
-        typer.echo(json.dumps(_jsonable(comparison.to_dict()), indent=2))
+        typer.echo(json.dumps(render.jsonable(comparison.to_dict()), indent=2))
     elif format is OutputFormat.csv:
-        typer.echo(_csv([row.to_dict() for row in comparison.rows], columns=_COMPARE_COLUMNS), nl=False)
+        typer.echo(render.csv_text([row.to_dict() for row in comparison.rows], columns=render.COMPARE_COLUMNS),
+                   nl=False)
     elif format is OutputFormat.markdown:
         typer.echo(f"A = {comparison.label_a}, B = {comparison.label_b}; {_pairing_line(comparison)}\n")
-        typer.echo(_markdown(_compare_cells(comparison)))
+        typer.echo(render.markdown(render.compare_cells(comparison)))
         for note in comparison.notes:
             typer.echo(f"\n_{note}_")
     else:
-        table = Table(title=Text(f"B = {comparison.label_b}  vs  A = {comparison.label_a}"))
-        cells = _compare_cells(comparison)
-        for column in cells[0] if cells else []:
-            table.add_column(column, justify="left" if column in ("group", "verdict") else "right")
-        for row in cells[1:]:
-            table.add_row(*map(Text, row))
-        console.print(table)
+        title = f"B = {comparison.label_b}  vs  A = {comparison.label_a}"
+        console.print(render.rich_table(render.compare_cells(comparison), title=title, left=("group", "verdict")))
         console.print(_pairing_line(comparison), markup=False)
         for note in comparison.notes:
             console.print(Text(note, style="dim"))
@@ -229,116 +300,3 @@ def compare_command(
 def _pairing_line(comparison: Comparison) -> str:
     return (f"{comparison.shared} shared (task, seed) pairs; {comparison.only_in_a} only in A, "
             f"{comparison.only_in_b} only in B")
-
-
-# ------------------------------------------------------------------------------------------------- rendering
-
-_COMPARE_COLUMNS = ["group", "name", "n", "success_a", "success_b", "success_diff", "only_a", "only_b", "success_p",
-                    "success_verdict", "progress_a", "progress_b", "progress_diff", "progress_low", "progress_high",
-                    "progress_p", "progress_verdict"]
-
-
-def _pct(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.1%}"
-
-
-def _interval(low: float, high: float, percent: bool) -> str:
-    if math.isnan(low) or math.isnan(high):
-        return "-"
-    return f"[{low * 100:.1f}, {high * 100:.1f}]" if percent else f"[{low:.2f}, {high:.2f}]"
-
-
-def _num(value: float, digits: int = 2) -> str:
-    return "-" if math.isnan(value) else f"{value:.{digits}f}"
-
-
-def _p(value: float) -> str:
-    return "<0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def _label(row: GroupStats | Any) -> str:
-    return "all" if row.group == "all" else f"{row.group}: {row.name}"
-
-
-def _stats_cells(rows: list[GroupStats]) -> list[list[str]]:
-    """Report rows as display strings, header first (shared by the rich table and markdown).
-
-    Token and cost columns appear only when some episode used a model or was priced, so model-free runs stay narrow.
-    """
-    tokens = any(row.prompt_tokens or row.completion_tokens for row in rows)
-    cost = any(row.cost_usd is not None for row in rows)
-    header = ["group", "n", "success [95% CI]", "progress [95% CI]", "invalid", "steps/ep"]
-    header += ["tokens in/out"] * tokens + ["cost $"] * cost + ["errors"]
-    cells = [header]
-    for row in rows:
-        line = [
-            _label(row),
-            str(row.n),
-            f"{_pct(row.success_rate)} {_interval(row.success_low, row.success_high, percent=True)}",
-            f"{_num(row.progress_mean)} {_interval(row.progress_low, row.progress_high, percent=False)}",
-            _pct(row.invalid_rate),
-            _num(row.mean_steps, 1),
-        ]
-        line += [f"{row.prompt_tokens}/{row.completion_tokens}"] * tokens
-        line += ["-" if row.cost_usd is None else f"{row.cost_usd:.4f}"] * cost
-        cells.append([*line, str(row.errors)])
-    return cells
-
-
-def _stats_table(rows: list[GroupStats], title: str) -> Table:
-    table = Table(title=Text(title))
-    cells = _stats_cells(rows)
-    for column in cells[0]:
-        table.add_column(column, justify="left" if column == "group" else "right")
-    for row in cells[1:]:
-        table.add_row(*map(Text, row))
-    return table
-
-
-def _compare_cells(comparison: Comparison) -> list[list[str]]:
-    cells = [["group", "n", "success A→B", "A/B only", "p", "verdict", "progress Δ [95% CI]", "p", "verdict"]]
-    for row in comparison.rows:
-        cells.append([
-            _label(row),
-            str(row.n),
-            f"{_pct(row.success_a)}→{_pct(row.success_b)}",
-            f"{row.only_a}/{row.only_b}",
-            _p(row.success_p),
-            row.success_verdict,
-            f"{row.progress_diff:+.2f} {_interval(row.progress_low, row.progress_high, percent=False)}",
-            _p(row.progress_p),
-            row.progress_verdict,
-        ])
-    return cells
-
-
-def _markdown(cells: list[list[str]]) -> str:
-    def line(row: list[str]) -> str:
-        return "| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
-
-    header, *body = cells
-    return "\n".join([line(header), "|" + "|".join("---" for _ in header) + "|", *map(line, body)])
-
-
-def _csv(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
-    columns = columns or (list(rows[0]) if rows else list(GroupStats.__dataclass_fields__))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({key: "" if _is_nan(row.get(key)) or row.get(key) is None else row.get(key)
-                         for key in columns})
-    return buffer.getvalue()
-
-
-def _is_nan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)
-
-
-def _jsonable(value: Any) -> Any:
-    """NaN becomes null: JSON has no NaN, and strict parsers reject Python's."""
-    if isinstance(value, dict):
-        return {key: _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(item) for item in value]
-    return None if _is_nan(value) else value

@@ -1,0 +1,56 @@
+"""`simyard tasks list|show`: the tasks of a suite or task file."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from simyard.cli import render
+from simyard.cli.common import console, first_line, positive
+
+tasks_app = typer.Typer(help="Task suites: list their tasks and show one.", no_args_is_help=True)
+
+
+@tasks_app.command("list")
+def tasks_list(
+    suite: Annotated[str, typer.Argument(help="Suite name (e.g. ragen, see `simyard suites list`) or a task file.")],
+    world: Annotated[str | None, typer.Option(help="Only tasks of this world.")] = None,
+    subset: Annotated[str | None, typer.Option(help="Only tasks of this subset.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Show at most this many.", callback=positive(
+        "--limit", "omit it to list every task"))] = None,
+) -> None:
+    """List the tasks of a suite, with a count per world and subset.
+
+    Example: simyard tasks list ragen --world sokoban --limit 5
+    """
+    from simyard.platform import registry
+
+    tasks = [t for t in registry.load_suite(suite) if (world in (None, t.world)) and (subset in (None, t.subset))]
+    cells = [["id", "world", "subset", "max steps", "instruction"]]
+    for task in tasks[:limit]:
+        cells.append([task.id, task.world, task.subset, str(task.max_steps), first_line(task.instruction)[:60]])
+    table = render.rich_table(cells, left=("id", "world", "subset", "instruction"))
+    console.print(table)
+    counts = Counter((task.world, task.subset) for task in tasks)
+    summary = ", ".join(f"{w}/{s}: {n}" for (w, s), n in sorted(counts.items()))
+    shown = f"{min(limit, len(tasks))} of " if limit is not None and limit < len(tasks) else ""
+    console.print(Text(f"{shown}{len(tasks)} tasks ({summary})"))
+
+
+@tasks_app.command("show")
+def tasks_show(
+    suite: Annotated[str, typer.Argument(help="Suite name or task file.")],
+    task_id: Annotated[str, typer.Argument(help="Task id (see `simyard tasks list SUITE`).")],
+) -> None:
+    """Show one task in full, as JSON.
+
+    Example: simyard tasks show ragen sokoban-6x6-1b-000
+    """
+    from simyard.platform import registry
+
+    task = registry.find_task(registry.load_suite(suite), task_id, suite)
+    typer.echo(json.dumps(task.model_dump(), indent=2, ensure_ascii=False))
