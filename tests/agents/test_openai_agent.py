@@ -188,15 +188,16 @@ def test_exhausted_timeouts_end_that_episode_with_error_and_the_batch_goes_on(se
 
         stuck, fine = asyncio.run(batch())
         assert slow.calls == 2
-    assert (stuck.status, stuck.reason, stuck.steps) == ("error", "agent_error", 0)
-    assert "BackendError" in stuck.error and "failed after 2 attempts: timed out after 0.1 s" in stuck.error
+    # A server that stays unavailable is infrastructure, not the agent's fault: the runner retries such episodes.
+    assert (stuck.status, stuck.reason, stuck.steps) == ("infra_error", "infra_error", 0)
+    assert "BackendUnavailableError" in stuck.error and "failed after 2 attempts: timed out after 0.1 s" in stuck.error
     assert (fine.status, fine.success) == ("completed", True)
 
 
 def test_unauthorized_fails_at_once_with_a_hint(server: ChatServer) -> None:
     server.script(Reply(status=401))
     result = run_episode_with(MugWorld(), make_agent(server), MugWorld.task())
-    assert (result.status, server.calls) == ("error", 1)
+    assert (result.status, server.calls) == ("agent_error", 1)
     assert "HTTP 401" in result.error and "OPENAI_API_KEY" in result.error
 
 
@@ -261,7 +262,7 @@ def test_bad_options_are_clear_errors(server: ChatServer, options: dict, message
 
 def test_format_that_cannot_express_the_world_ends_the_episode_with_a_message(server: ChatServer) -> None:
     result = run_episode_with(CounterWorld(), make_agent(server, format="vector"), CounterWorld.task())
-    assert result.status == "error" and "cannot express the text actions" in result.error and server.calls == 0
+    assert result.status == "agent_error" and "cannot express the text actions" in result.error and server.calls == 0
 
 
 def test_one_agent_runs_episodes_on_fresh_event_loops(server: ChatServer) -> None:
