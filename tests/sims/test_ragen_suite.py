@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections import Counter
@@ -47,6 +48,7 @@ def test_every_world_has_at_least_100_tasks_in_meaningful_subsets():
         ("bandit", "held_out_names"): 100,
         ("countdown", "base"): 100,
         ("countdown", "four_numbers"): 100,
+        ("countdown", "all_ops"): 100,
     }
 
 
@@ -132,3 +134,36 @@ def test_the_oracle_solves_most_slippery_lakes():
     results = run_oracle("frozenlake", tasks_of("frozenlake", "slippery"))
     assert all(result.status == "completed" for result in results)
     assert sum(result.success for result in results) >= 85
+
+
+def instance(task: Task) -> tuple[list[int], int]:
+    env = registry.make("countdown")
+    env.reset(task, seed=0)
+    state = env.state()
+    return state["nums"], state["target"]
+
+
+def reachable_with_plus_minus(nums: list[int], target: int) -> bool:
+    """Every sign of every number tried, as RAGEN's `has_solution` filter does."""
+    return any(
+        sum(sign * n for sign, n in zip(signs, nums, strict=True)) == target
+        for signs in itertools.product((1, -1), repeat=len(nums))
+    )
+
+
+def test_countdown_base_and_four_number_instances_pass_ragens_filter():
+    tasks = tasks_of("countdown", "base") + tasks_of("countdown", "four_numbers")
+    assert len(tasks) == 200
+    failing = [task.id for task in tasks if not reachable_with_plus_minus(*instance(task))]
+    assert not failing
+
+
+def test_countdown_all_ops_instances_need_multiplication_or_division():
+    tasks = tasks_of("countdown", "all_ops")
+    assert len(tasks) == 100
+    assert not [task.id for task in tasks if reachable_with_plus_minus(*instance(task))]
+
+
+def test_every_suite_task_passes_its_worlds_config_model():
+    for task in SUITE:
+        registry.world_class(task.world).config_model.model_validate(task.config)

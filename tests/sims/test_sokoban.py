@@ -155,3 +155,32 @@ def test_a_bad_task_config_is_reported_at_reset(env, config):
 
     with pytest.raises(TaskFileError):
         env.reset(Task(id="bad", world="sokoban", config=config))
+
+
+def open_room(side: int, boxes: list[tuple[int, int]], targets: list[tuple[int, int]], player: tuple[int, int]):
+    """A `side` x `side` room, walls only round the edge, as rows of RAGEN's symbols."""
+    marks = {**{cell: "X" for cell in boxes}, **{cell: "O" for cell in targets}, player: "P"}
+    return [
+        "".join(
+            "#" if row in (0, side - 1) or col in (0, side - 1) else marks.get((row, col), "_") for col in range(side)
+        )
+        for row in range(side)
+    ]
+
+
+@pytest.mark.timeout(60)
+def test_oracle_on_a_200x200_room_from_a_task_file_gives_up_with_a_clear_message(env):
+    from simyard.sims.puzzles._common import OracleGaveUp
+
+    rows = open_room(200, [(50, 50), (100, 100), (150, 150)], [(60, 170), (120, 30), (170, 100)], (10, 10))
+    env.reset(Task(id="huge", world="sokoban", config={"grid": rows}, max_steps=100_000))
+    with pytest.raises(OracleGaveUp, match="sokoban solver gave up after visiting"):
+        env.oracle()
+
+
+@pytest.mark.timeout(60)
+def test_oracle_still_solves_an_easy_200x200_room(env):
+    rows = open_room(200, [(100, 100)], [(100, 150)], (10, 10))
+    env.reset(Task(id="huge", world="sokoban", config={"grid": rows}, max_steps=100_000))
+    results = play(env, env.oracle())
+    assert results[-1].info["success"]

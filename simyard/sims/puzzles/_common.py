@@ -7,11 +7,46 @@ whatever the agent sent into an action id) is written, and tuned, once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 import numpy as np
+from pydantic import BaseModel, ValidationError
 
-from simyard.platform.api import Action, ActionSpec
-from simyard.platform.errors import TaskFileError
+from simyard.platform.api import Action, ActionSpec, Task
+from simyard.platform.errors import SimyardError, TaskFileError
+
+_Config = TypeVar("_Config", bound=BaseModel)
+
+
+class OracleGaveUp(SimyardError):
+    """A world's solver ran out of its search budget before finding or ruling out a solution.
+
+    Raised by `oracle()` rather than answering with a guess, so an episode the oracle could not plan is recorded as
+    an error saying so, never as a failure that looks like an unsolvable task.
+    """
+
+
+def read_config(model: type[_Config], task: Task) -> _Config:
+    """`task.config` checked against the world's config model; a TaskFileError names the task and the field.
+
+    Task files and suites are checked when they are read (`simyard.platform.taskfiles`); this catches tasks built
+    in code and handed to `reset` directly.
+    """
+    try:
+        return model.model_validate(task.config)
+    except ValidationError as exc:
+        raise TaskFileError(f"task {task.id!r}: {config_problem(model, exc)}", hint="fix the task's config") from None
+
+
+def config_problem(model: type[BaseModel], exc: ValidationError) -> str:
+    """One line for the first error: the config field, what was wrong, and what the field accepts."""
+    first = exc.errors()[0]
+    location = [str(part) for part in first["loc"]]
+    field = ".".join(location) or "config"
+    message = first["msg"].removeprefix("Value error, ")
+    info = model.model_fields.get(location[0]) if location else None
+    accepted = f" (accepted: {info.description})" if info is not None and info.description else ""
+    return f"config field {field!r}: {message}{accepted}"
 
 
 class Choices:
@@ -81,25 +116,3 @@ def grid_picture(codes: Sequence[int], width: int, palette: np.ndarray, tile_px:
 def world_rng(*parts: int) -> np.random.Generator:
     """The world's own generator, seeded from several integers (task instance seed, episode seed)."""
     return np.random.default_rng([int(part) % (1 << 64) for part in parts])
-
-
-def config_int(config: Mapping[str, object], key: str, default: int, low: int, high: int | None = None) -> int:
-    """An integer task parameter within bounds; a TaskFileError names the key and the allowed range otherwise."""
-    value = config.get(key, default)
-    allowed = f">= {low}" if high is None else f"between {low} and {high}"
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TaskFileError(f"task config {key!r} must be an integer, got {value!r}", hint=f"use an integer {allowed}")
-    if value < low or (high is not None and value > high):
-        raise TaskFileError(f"task config {key!r} is {value}, out of range", hint=f"use an integer {allowed}")
-    return int(value)
-
-
-def config_float(config: Mapping[str, object], key: str, default: float, low: float, high: float) -> float:
-    """A real task parameter within bounds; a TaskFileError names the key and the allowed range otherwise."""
-    value = config.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise TaskFileError(
-            f"task config {key!r} must be a number between {low:g} and {high:g}, got {value!r}",
-            hint=f"use a number between {low:g} and {high:g}",
-        )
-    return float(value)

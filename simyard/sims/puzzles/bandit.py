@@ -7,17 +7,18 @@ the paper's 0.15 here (RAGEN's code uses 0.1; set `low_reward` to get it). Eithe
 higher expected reward (0.25), and success, like RAGEN's, means pulling the arm with the higher expected reward,
 whatever this one pull happened to pay.
 
-Task config: `pair` ([low-risk name, high-risk name]; without it one is drawn from `split`, "train" or "test"),
-`seed` (with the reset seed: arm order and reward draw), `low_reward`, `high_reward`, `high_prob`.
+Task config (`BanditConfig`): `pair` ([low-risk name, high-risk name]; without it one is drawn from `split`, "train"
+or "test"), `seed` (with the reset seed: arm order and reward draw), `low_reward`, `high_reward`, `high_prob`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResult, Task
-from simyard.platform.errors import TaskFileError
-from simyard.sims.puzzles._common import Choices, config_float, config_int, instruction, world_rng
+from simyard.sims.puzzles._common import Choices, instruction, read_config, world_rng
 
 #: RAGEN's (low-risk, high-risk) arm names.
 ARM_PAIRS = {
@@ -58,6 +59,38 @@ RULES = (
 )
 
 
+class BanditConfig(BaseModel):
+    """What a bandit task's `config` may hold: the arm names (or a split to draw them from) and the payouts."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    pair: tuple[str, str] | None = Field(
+        None, description='two different non-empty names, low-risk first, e.g. ["Teacher", "Trader"]'
+    )
+    split: Literal["train", "test"] = Field("train", description="'train' or 'test': the names to draw a pair from")
+    seed: int = Field(0, ge=-(1 << 63), description="an integer: with the reset seed, arm order and payout")
+    low_reward: float = Field(LOW_REWARD, ge=-1e6, le=1e6, description="a number from -1e6 to 1e6")
+    high_reward: float = Field(HIGH_REWARD, ge=-1e6, le=1e6, description="a number from -1e6 to 1e6")
+    high_prob: float = Field(HIGH_PROB, ge=0.0, le=1.0, description="a number from 0 to 1")
+
+    @field_validator("pair", mode="before")
+    @classmethod
+    def _pair_from_list(cls, value: object) -> object:
+        # JSON has no tuples: a pair arrives as a list, which strict mode would refuse for a tuple field.
+        if isinstance(value, list):
+            return tuple(value)
+        if value is not None and not isinstance(value, tuple):
+            raise ValueError(f"{value!r} is not a list of two names")
+        return value
+
+    @field_validator("pair")
+    @classmethod
+    def _two_different_names(cls, value: tuple[str, str] | None) -> tuple[str, str] | None:
+        if value is not None and (not all(value) or value[0] == value[1]):
+            raise ValueError(f"{list(value)} is not two different non-empty names")
+        return value
+
+
 def bandit_task(task_id: str, pair: tuple[str, str], seed: int, subset: str = "base") -> Task:
     """A bandit task with a fixed (low-risk, high-risk) pair; the instruction lists the names alphabetically."""
     first, second = sorted(pair)
@@ -77,6 +110,7 @@ class BanditEnv(Env):
     """Two named arms with hidden payouts; one pull per episode."""
 
     name = "bandit"
+    config_model = BanditConfig
 
     def __init__(self) -> None:
         self._choices: Choices | None = None
@@ -92,28 +126,13 @@ class BanditEnv(Env):
         return self._choices.spec
 
     def reset(self, task: Task, seed: int | None = None) -> Observation:
-        config = task.config
-        rng = world_rng(config_int(config, "seed", 0, -(1 << 63)), seed or 0)
-        pair = config.get("pair")
+        config = read_config(BanditConfig, task)
+        rng = world_rng(config.seed, seed or 0)
+        pair = config.pair
         if pair is None:
-            split = config.get("split", "train")
-            if split not in ARM_PAIRS:
-                raise TaskFileError(f"bandit split {split!r} is unknown", hint=f"use one of {sorted(ARM_PAIRS)}")
-            pair = ARM_PAIRS[split][int(rng.integers(len(ARM_PAIRS[split])))]
-        if not (
-            isinstance(pair, (list, tuple))
-            and len(pair) == 2
-            and all(isinstance(n, str) and n for n in pair)
-            and pair[0] != pair[1]
-        ):
-            raise TaskFileError(
-                f"bandit pair must be two different names, got {pair!r}",
-                hint='e.g. ["Teacher", "Trader"] (low-risk first)',
-            )
+            pair = ARM_PAIRS[config.split][int(rng.integers(len(ARM_PAIRS[config.split])))]
         self._low, self._high = pair
-        self._low_reward = config_float(config, "low_reward", LOW_REWARD, -1e6, 1e6)
-        self._high_reward = config_float(config, "high_reward", HIGH_REWARD, -1e6, 1e6)
-        self._high_prob = config_float(config, "high_prob", HIGH_PROB, 0.0, 1.0)
+        self._low_reward, self._high_reward, self._high_prob = config.low_reward, config.high_reward, config.high_prob
         arms = (self._low, self._high) if rng.random() < 0.5 else (self._high, self._low)
         self._choices = Choices(arms, help=f"Pull one arm: {arms[0]} or {arms[1]}.")
         self._rng = rng
@@ -147,8 +166,13 @@ class BanditEnv(Env):
     def _ending(self, feedback: str, reward: float, valid: bool) -> StepResult:
         """The one step of an episode: every answer ends it; only a named arm is valid (and effective)."""
         success = self._succeeded()
-        info = {"valid": valid, "feedback": feedback, "success": success, "progress": float(success),
-                "action_is_effective": valid}
+        info = {
+            "valid": valid,
+            "feedback": feedback,
+            "success": success,
+            "progress": float(success),
+            "action_is_effective": valid,
+        }
         return StepResult(self._observation(feedback), reward, True, False, info)
 
     def _succeeded(self) -> bool:

@@ -1,32 +1,42 @@
 """Countdown as RAGEN plays it: one arithmetic expression that uses each given number once and hits the target.
 
-Rewards are RAGEN's: 1.0 for a correct expression, 0.1 for one that uses exactly the given numbers but misses the
-target, 0 otherwise (an invalid answer, whose feedback says why); one answer ends the episode. Unlike RAGEN, which
-runs `eval` on the answer and compares floats, answers are parsed with `ast` (only + - * /, parentheses and whole
-numbers) and evaluated exactly with fractions, so `(8 / 3) * 3` is 8 and nothing but arithmetic ever runs.
+Scoring is RAGEN's (`ragen/env/countdown/env.py`): an answer whose written numbers (every run of digits) are not
+exactly the given ones earns 0; one that has them earns 1.0 when it evaluates to the target (within RAGEN's 1e-5)
+and 0.1 otherwise, including when it divides by zero or is nested too deeply for Python to read (RAGEN's `eval`
+fails on both). There is no length limit: a long but correct answer earns 1.0, as in RAGEN. A leading or inner sign
+(`- 34 + 90 - 6`, RAGEN's own answer form) is fine. One answer ends the episode.
 
-RAGEN draws instances from the Countdown-Tasks-3to4 dataset; here they are built from a seed, with no download: a
-random expression over random numbers whose intermediate results are positive whole numbers, its value the target.
-The oracle does not reuse that expression: it searches every way of combining the numbers, so it solves any
-instance given in a task, too.
+Where this differs from RAGEN, on purpose: answers are parsed with `ast` and evaluated exactly with fractions,
+never `eval`, and only whole numbers written in decimal digits, + - * /, signs and parentheses are arithmetic here.
+Anything else (`**`, `//`, `%`, decimals, names, calls, an `=`, a syntax error) is an invalid answer earning 0,
+where RAGEN gives 0.1 to any text holding exactly the given numbers that its `eval` cannot read, and evaluates `**`.
 
-Task config: `nums` and `target` (an instance given outright), or `count` (how many numbers, default 4) and `seed`
-(the instance; defaults to the reset seed).
+RAGEN draws instances from the Countdown-Tasks-3to4 dataset, keeping only those its `has_solution` accepts (reachable
+with + and - alone). Here they are built from a seed, with no download: a random expression over random numbers
+whose intermediate results are positive whole numbers, its value the target, kept when it passes the same filter
+(`filter: "plus_minus"`, the default) or, for instances that need * or /, when it does not (`"needs_mul_div"`). The
+oracle does not reuse that expression: it searches every way of combining the numbers, so it solves any instance
+given in a task too, within a node budget.
+
+Task config (`CountdownConfig`): `nums` and `target` (an instance given outright), or `count` (how many numbers,
+default 4), `seed` (the instance; defaults to the reset seed) and `filter`.
 """
 
 from __future__ import annotations
 
 import ast
+import itertools
+import re
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResult, Task
-from simyard.platform.errors import TaskFileError
-from simyard.sims.puzzles._common import config_int, instruction, world_rng
+from simyard.sims.puzzles._common import OracleGaveUp, instruction, read_config, world_rng
 
 RULES = (
     "You are solving the Countdown puzzle. Use the numbers in the list to write an arithmetic expression that "
@@ -34,10 +44,18 @@ RULES = (
     "only, for example (3 + 5) * 2."
 )
 CORRECT_REWARD, WRONG_VALUE_REWARD = 1.0, 0.1
-#: Longest answer read; anything longer is rejected before parsing.
-MAX_ANSWER_CHARS = 300
+#: RAGEN compares its float result with the target within this tolerance.
+TOLERANCE = Fraction(1, 100_000)
 #: Range of the numbers and of the target in generated instances (the Countdown-Tasks-3to4 ranges).
 NUMBER_RANGE, TARGET_RANGE = (1, 99), (1, 100)
+#: Most numbers a task may give (the observation lists them all; the oracle's search has a budget anyway).
+MAX_NUMS = 64
+#: Search nodes the solver may visit before giving up (about 1 s here): a full search over 5 numbers takes about
+#: 0.1 s; 6 or more numbers without a solution could take minutes.
+SOLVER_NODE_BUDGET = 150_000
+#: Longest piece of an answer quoted back in feedback.
+_QUOTE_CHARS = 80
+_DIGITS = re.compile(r"\d+")
 _OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _FORBIDDEN = {
     ast.Pow: "**",
@@ -57,6 +75,31 @@ _SPEC = ActionSpec(
 )
 
 
+class CountdownConfig(BaseModel):
+    """What a Countdown task's `config` may hold: an instance given outright, or how to generate one."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    nums: list[int] | None = Field(
+        None, min_length=1, max_length=MAX_NUMS, description=f"1 to {MAX_NUMS} whole numbers >= 0, with 'target'"
+    )
+    target: int | None = Field(None, description="a whole number, with 'nums'")
+    count: int = Field(4, ge=2, le=6, description="how many numbers to generate, 2 to 6")
+    seed: int | None = Field(None, ge=-(1 << 63), description="an integer: the generated instance")
+    filter: Literal["plus_minus", "needs_mul_div"] = Field(
+        "plus_minus",
+        description="'plus_minus' (reachable with + and - alone, RAGEN's filter) or 'needs_mul_div'",
+    )
+
+    @model_validator(mode="after")
+    def _given_together(self) -> CountdownConfig:
+        if (self.nums is None) != (self.target is None):
+            raise ValueError("'nums' and 'target' go together: give both or neither")
+        if self.nums is not None and any(n < 0 for n in self.nums):
+            raise ValueError("'nums' must be whole numbers >= 0")
+        return self
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """How an answer fares: whether it is a legal expression over the numbers, its value, reward and feedback."""
@@ -67,47 +110,83 @@ class Verdict:
     value: Fraction | None = None
 
 
-def countdown_task(task_id: str, count: int, seed: int, subset: str = "base") -> Task:
-    """A Countdown task with `count` numbers; the instance is built from `seed` at reset."""
+def countdown_task(task_id: str, count: int, seed: int, subset: str = "base", filter: str = "plus_minus") -> Task:
+    """A Countdown task with `count` numbers; the instance is built from `seed` at reset.
+
+    `filter` is the config's: "plus_minus" (RAGEN's instances, the default and left out of the config) or
+    "needs_mul_div".
+    """
+    config: dict[str, Any] = {"count": count, "seed": seed}
+    if filter != "plus_minus":
+        config["filter"] = filter
     return Task(
         id=task_id,
         world="countdown",
         instruction=instruction(RULES, None, ["an arithmetic expression over the numbers"], 1),
         subset=subset,
-        config={"count": count, "seed": seed},
+        config=config,
         goal={"expression_equals": "target"},
         max_steps=1,
         max_invalid=None,
     )
 
 
+def _quote(text: str) -> str:
+    return repr(text if len(text) <= _QUOTE_CHARS else text[: _QUOTE_CHARS - 3] + "...")
+
+
+def _written_numbers(text: str) -> list[int] | None:
+    """RAGEN's reading of an answer's numbers: every run of digits (None when one is too long to be a number)."""
+    try:
+        return [int(digits) for digits in _DIGITS.findall(text)]
+    except ValueError:  # Python refuses to convert runs of more than 4300 digits; no task gives such a number
+        return None
+
+
 def check(answer: str, nums: list[int], target: int) -> Verdict:
-    """Judge an answer exactly; never raises and never evaluates anything but + - * / over whole numbers."""
+    """Judge an answer as RAGEN scores it (see the module doc); never raises and never runs anything but arithmetic."""
     text = answer.strip()
     if not text:
         return Verdict(False, 0.0, "the answer is empty; write an expression such as (3 + 5) * 2")
-    if len(text) > MAX_ANSWER_CHARS:
-        return Verdict(False, 0.0, f"the answer is longer than {MAX_ANSWER_CHARS} characters")
-    if "=" in text:
-        return Verdict(False, 0.0, "write the expression only, without '=' or the target")
-    try:
-        tree = ast.parse(text, mode="eval").body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return Verdict(False, 0.0, f"{text!r} is not an arithmetic expression; use numbers, + - * / and parentheses")
-    try:
-        used = _numbers(tree, text)
-    except _Rejected as exc:
-        return Verdict(False, 0.0, f"{exc}; only + - * /, parentheses and the given numbers are allowed")
-    problems = _misuse(Counter(used), Counter(nums))
-    if problems:
-        return Verdict(False, 0.0, f"the expression {'; '.join(problems)}; use each of {nums} exactly once")
+    tree, problem, too_deep = _parse(text)
+    written = _written_numbers(text)
+    if written is None or Counter(written) != Counter(nums):  # RAGEN's check_format: 0 when the numbers differ
+        if problem is None or too_deep:
+            misuse = _misuse(Counter(written or []), Counter(nums))
+            problem = f"the expression {'; '.join(misuse)}; use each of {nums} exactly once"
+        return Verdict(False, 0.0, problem)
+    if too_deep:  # RAGEN's eval cannot read it either, and scores the right numbers 0.1
+        return Verdict(True, WRONG_VALUE_REWARD, "The expression is nested too deeply to evaluate, so it has no value.")
+    if tree is None:
+        return Verdict(False, 0.0, problem or "not an expression")
     try:
         value = _evaluate(tree)
-    except ZeroDivisionError:
-        return Verdict(False, 0.0, "the expression divides by zero")
-    if value == target:
-        return Verdict(True, CORRECT_REWARD, f"Correct: {text} = {target}.", value)
-    return Verdict(True, WRONG_VALUE_REWARD, f"Wrong: {text} = {value}, not {target}.", value)
+    except ZeroDivisionError:  # RAGEN's eval raises too, and the right numbers score 0.1
+        return Verdict(True, WRONG_VALUE_REWARD, "The expression divides by zero, so it has no value.")
+    if abs(value - target) < TOLERANCE:
+        return Verdict(True, CORRECT_REWARD, f"Correct: {_quote(text)[1:-1]} = {target}.", value)
+    return Verdict(True, WRONG_VALUE_REWARD, f"Wrong: {_quote(text)[1:-1]} = {value}, not {target}.", value)
+
+
+def _parse(text: str) -> tuple[ast.expr | None, str | None, bool]:
+    """The expression tree, or why there is none; the flag says it was only too deeply nested to read."""
+    if "=" in text:
+        return None, "write the expression only, without '=' or the target", False
+    try:
+        tree = ast.parse(text, mode="eval").body
+    except SyntaxError as exc:
+        if "too many nested parentheses" in str(exc.msg) or "too complex" in str(exc.msg):
+            return None, "the expression is nested too deeply to evaluate", True
+        return None, f"{_quote(text)} is not an arithmetic expression; use numbers, + - * / and parentheses", False
+    except (RecursionError, MemoryError):
+        return None, "the expression is nested too deeply to evaluate", True
+    except ValueError:  # a NUL character
+        return None, f"{_quote(text)} is not an arithmetic expression; use numbers, + - * / and parentheses", False
+    try:
+        _numbers(tree, text)
+    except _Rejected as exc:
+        return None, f"{exc}; only + - * /, signs, parentheses and the given numbers are allowed", False
+    return tree, None, False
 
 
 class _Rejected(ValueError):
@@ -116,34 +195,41 @@ class _Rejected(ValueError):
 
 def _numbers(node: ast.expr, text: str) -> list[int]:
     """The whole numbers written in the expression, after checking that nothing else is in it."""
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand  # a loop, not recursion: a long run of signs is still arithmetic, as in RAGEN
     if isinstance(node, ast.BinOp):
         if type(node.op) not in _OPERATORS:
             operator = _FORBIDDEN.get(type(node.op), "this operator")
-            raise _Rejected(f"{operator} in {ast.unparse(node)!r} is not allowed")
+            raise _Rejected(f"{operator} in {_quote(ast.unparse(node))} is not allowed")
         return _numbers(node.left, text) + _numbers(node.right, text)
     if isinstance(node, ast.Constant) and type(node.value) is int:
         written = ast.get_source_segment(text, node) or ""
         if not written.isdecimal():  # Python also reads 0x10 and 1_0 as whole numbers; an answer may not
             raise _Rejected(f"{written!r} is not a number written in decimal digits")
         return [node.value]
-    if isinstance(node, ast.UnaryOp):
-        raise _Rejected(f"the sign in {ast.unparse(node)!r} is not allowed")
-    raise _Rejected(f"{ast.unparse(node)!r} is not allowed")
+    raise _Rejected(f"{_quote(ast.unparse(node))} is not allowed")
 
 
 def _evaluate(node: ast.expr) -> Fraction:
+    sign = 1
+    while isinstance(node, ast.UnaryOp):
+        if isinstance(node.op, ast.USub):
+            sign = -sign
+        node = node.operand
     if isinstance(node, ast.Constant):
-        return Fraction(node.value)
+        return sign * Fraction(node.value)
     assert isinstance(node, ast.BinOp)  # _numbers let nothing else through
     left, right = _evaluate(node.left), _evaluate(node.right)
     operator = type(node.op)
     if operator is ast.Add:
-        return left + right
-    if operator is ast.Sub:
-        return left - right
-    if operator is ast.Mult:
-        return left * right
-    return left / right
+        value = left + right
+    elif operator is ast.Sub:
+        value = left - right
+    elif operator is ast.Mult:
+        value = left * right
+    else:
+        value = left / right
+    return sign * value
 
 
 def _misuse(used: Counter[int], given: Counter[int]) -> list[str]:
@@ -168,16 +254,28 @@ def _times(count: int) -> str:
     return {1: "once", 2: "twice"}.get(count, f"{count} times")
 
 
-def solve(nums: list[int], target: int) -> str | None:
+def solve(nums: list[int], target: int, node_budget: int = SOLVER_NODE_BUDGET) -> str | None:
     """An expression over `nums`, each used once, equal to `target`; None when there is none.
 
     Combines two of the remaining values in every way (+, both -, *, both /) until one value is left, skipping
     multisets of values already known to fail.
+
+    Raises:
+        OracleGaveUp: The search visited `node_budget` nodes without settling the question (many numbers).
     """
     goal = Fraction(target)
     failed: set[tuple[Fraction, ...]] = set()
+    visited = 0
 
     def search(items: list[tuple[Fraction, str]]) -> str | None:
+        nonlocal visited
+        visited += 1
+        if visited > node_budget:
+            raise OracleGaveUp(
+                f"the countdown solver gave up after {node_budget:,} search nodes on {len(nums)} numbers "
+                "without finding or ruling out a solution",
+                hint="give fewer numbers (RAGEN's instances have 3 or 4)",
+            )
         if len(items) == 1:
             return items[0][1] if items[0][0] == goal else None
         key = tuple(sorted(value for value, _ in items))
@@ -208,8 +306,17 @@ def solve(nums: list[int], target: int) -> str | None:
     return found[1:-1] if found is not None and len(nums) > 1 else found
 
 
-def generate(count: int, rng: np.random.Generator) -> tuple[list[int], int]:
-    """Random numbers and a target reachable from them (built from a random expression, see the module doc)."""
+def plus_minus_solvable(nums: list[int], target: int) -> bool:
+    """RAGEN's `has_solution`: whether `target` is a sum of the numbers, each with a + or - sign."""
+    return any(
+        sum(sign * n for sign, n in zip(signs, nums, strict=True)) == target
+        for signs in itertools.product((1, -1), repeat=len(nums))
+    )
+
+
+def generate(count: int, rng: np.random.Generator, filter: str = "plus_minus") -> tuple[list[int], int]:
+    """Random numbers and a target reachable from them, passing `filter` (see the module doc)."""
+    want_plus_minus = filter == "plus_minus"
     while True:
         nums = [int(n) for n in rng.integers(NUMBER_RANGE[0], NUMBER_RANGE[1] + 1, size=count)]
         values = list(nums)
@@ -219,14 +326,16 @@ def generate(count: int, rng: np.random.Generator) -> tuple[list[int], int]:
             candidates = [a + b, a * b] + [a - b] * (a > b) + [a // b] * (a % b == 0)
             combined = candidates[int(rng.integers(len(candidates)))]
             values = [v for k, v in enumerate(values) if k not in (i, j)] + [combined]
-        if TARGET_RANGE[0] <= values[0] <= TARGET_RANGE[1]:
-            return nums, values[0]
+        target = values[0]
+        if TARGET_RANGE[0] <= target <= TARGET_RANGE[1] and plus_minus_solvable(nums, target) == want_plus_minus:
+            return nums, target
 
 
 class CountdownEnv(Env):
     """Countdown: one expression per episode, judged exactly."""
 
     name = "countdown"
+    config_model = CountdownConfig
 
     def __init__(self) -> None:
         self._nums: list[int] = []
@@ -242,21 +351,12 @@ class CountdownEnv(Env):
         return _SPEC
 
     def reset(self, task: Task, seed: int | None = None) -> Observation:
-        config = task.config
-        if "nums" in config or "target" in config:
-            nums, target = config.get("nums"), config.get("target")
-            if not (
-                isinstance(nums, list) and nums and all(type(n) is int and n >= 0 for n in nums) and type(target) is int
-            ):
-                raise TaskFileError(
-                    f"countdown task config needs 'nums' (whole numbers) and 'target', got "
-                    f"nums={nums!r} target={target!r}",
-                    hint='e.g. {"nums": [3, 5, 2], "target": 4}',
-                )
-            self._nums, self._target = list(nums), target
+        config = read_config(CountdownConfig, task)
+        if config.nums is not None and config.target is not None:
+            self._nums, self._target = list(config.nums), config.target
         else:
-            count = config_int(config, "count", 4, 2, 6)
-            self._nums, self._target = generate(count, world_rng(config_int(config, "seed", seed or 0, -(1 << 63))))
+            rng = world_rng(config.seed if config.seed is not None else seed or 0)
+            self._nums, self._target = generate(config.count, rng, config.filter)
         self._answer: str | None = None
         self._verdict: Verdict | None = None
         self._ended = False
@@ -299,7 +399,13 @@ class CountdownEnv(Env):
         }
 
     def oracle(self) -> Action:
-        """A correct expression found by search; without one, the numbers summed (the episode then fails)."""
+        """A correct expression found by search; without one, the numbers summed (the episode then fails).
+
+        Raises:
+            OracleGaveUp: The search ran out of its node budget (`SOLVER_NODE_BUDGET`, many numbers) before finding
+                or ruling out a solution. The oracle does not guess: the runner records the episode as an error
+                whose message says the solver gave up, so it is never mistaken for an unsolvable instance.
+        """
         found = solve(self._nums, self._target)
         return found if found is not None else " + ".join(map(str, self._nums))
 

@@ -11,9 +11,10 @@ Steps are the hot path of RL rollouts, so everything a step can produce is compu
 moves, the outcomes and the observation objects themselves (shared between steps and resets, so read-only); a step
 is a few dictionary lookups.
 
-Task config: `size` (default 4), `p_frozen` (default 0.8), `slip` (default 0), `map_seed` (the map; defaults to the
-reset seed), `render` (also put an `rgb` picture in every observation). A handmade map is given instead as `map`:
-rows of Gymnasium's letters S F H G. The reset seed (with `map_seed`) drives the slipping.
+Task config (`FrozenLakeConfig`): `size` (2 to 32, default 4), `p_frozen` (above 0, at most 1; default 0.8), `slip`
+(0 to 1, default 0), `map_seed` (the map; defaults to the reset seed), `render` (also put an `rgb` picture in every
+observation). A handmade map is given instead as `map`: rows of Gymnasium's letters S F H G, at most 200 a side. The
+reset seed (with `map_seed`) drives the slipping.
 """
 
 from __future__ import annotations
@@ -23,18 +24,11 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResult, Task
 from simyard.platform.errors import TaskFileError
-from simyard.sims.puzzles._common import (
-    Choices,
-    config_float,
-    config_int,
-    grid_picture,
-    grid_text,
-    instruction,
-    world_rng,
-)
+from simyard.sims.puzzles._common import Choices, grid_picture, grid_text, instruction, read_config, world_rng
 
 ACTIONS = ("Left", "Down", "Right", "Up")
 #: RAGEN's grid vocabulary.
@@ -45,6 +39,9 @@ RULES = (
 )
 _SLIPPERY = " The ice is slippery: you may move in a direction perpendicular to the one you chose."
 _MAP_ATTEMPTS = 1000
+_MAP_HINT_ROWS = '["SFFF", "FHFH", "FFFH", "HFFG"]'
+#: Largest handmade map side.
+MAX_MAP = 200
 
 _CHOICES = Choices(ACTIONS, help="Left, Down, Right, Up: move one cell on the lake.")
 # Picture colours: frozen, hole, goal, player, player in hole, player on goal.
@@ -70,6 +67,34 @@ def frozenlake_task(
     )
 
 
+class FrozenLakeConfig(BaseModel):
+    """What a FrozenLake task's `config` may hold: how to generate a lake, or a handmade map."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    size: int = Field(4, ge=2, le=32, description="an integer from 2 to 32: cells per side")
+    p_frozen: float = Field(0.8, gt=0.0, le=1.0, description="a number above 0, at most 1: the share of frozen cells")
+    slip: float = Field(0.0, ge=0.0, le=1.0, description="a number from 0 to 1: the chance a move goes sideways")
+    map_seed: int | None = Field(None, ge=-(1 << 63), description="an integer: the generated map")
+    render: bool = Field(False, description="true or false")
+    map: list[str] | None = Field(
+        None,
+        min_length=2,
+        max_length=MAX_MAP,
+        description=f"square rows of S F H G with one S and one G joined by a path, e.g. {_MAP_HINT_ROWS}",
+    )
+
+    @field_validator("map")
+    @classmethod
+    def _map_is_a_lake(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            try:
+                _given_lake(tuple(value))
+            except TaskFileError as exc:
+                raise ValueError(exc.message) from None
+        return value
+
+
 class FrozenLakeEnv(Env):
     """RAGEN's FrozenLake with optional slipping, precomputed per map for speed.
 
@@ -79,6 +104,7 @@ class FrozenLakeEnv(Env):
 
     name = "frozenlake"
     views = ("rgb",)
+    config_model = FrozenLakeConfig
 
     def __init__(self, tile_px: int = 16) -> None:
         self.tile_px = int(tile_px)
@@ -94,20 +120,19 @@ class FrozenLakeEnv(Env):
         return _CHOICES.spec
 
     def reset(self, task: Task, seed: int | None = None) -> Observation:
-        config = task.config
-        slip = config_float(config, "slip", 0.0, 0.0, 1.0)
-        map_seed = config_int(config, "map_seed", seed or 0, -(1 << 63))
-        if "map" in config:
-            lake = _given_lake(_map_rows(config["map"]))
+        config = read_config(FrozenLakeConfig, task)
+        slip = config.slip
+        map_seed = config.map_seed if config.map_seed is not None else seed or 0
+        if config.map is not None:
+            lake = _given_lake(tuple(config.map))
         else:
-            size = config_int(config, "size", 4, 2, 32)
-            lake = _generated_lake(size, config_float(config, "p_frozen", 0.8, 0.0, 1.0), task.max_steps, map_seed)
+            lake = _generated_lake(config.size, config.p_frozen, task.max_steps, map_seed)
         self._size, self._holes, self._start, self._goal = lake.size, lake.holes, lake.start, lake.goal
         self._distance, self._moves = lake.distance, lake.moves
         self._slip = slip
         self._rng = world_rng(map_seed, seed or 0) if slip else None
         self._cell, self._steps, self._done = lake.start, 0, False
-        self._pictures = bool(config.get("render", False))
+        self._pictures = config.render
         self._max_steps = task.max_steps
         self._policies: dict[int, list[int]] = {}
         # Outcomes (observations included) depend only on the lake and on whether pictures are on: keep them
@@ -323,13 +348,7 @@ def _generated_lake(size: int, p_frozen: float, max_steps: int, map_seed: int) -
     )
 
 
-_MAP_HINT = 'e.g. ["SFFF", "FHFH", "FFFH", "HFFG"]'
-
-
-def _map_rows(rows: object) -> tuple[str, ...]:
-    if not (isinstance(rows, list) and rows and all(isinstance(row, str) for row in rows)):
-        raise TaskFileError(f"frozenlake task config 'map' must be a list of strings, got {rows!r}", hint=_MAP_HINT)
-    return tuple(rows)
+_MAP_HINT = f"e.g. {_MAP_HINT_ROWS}"
 
 
 @lru_cache(maxsize=256)

@@ -5,10 +5,11 @@ Rules and rewards are gym-sokoban's (RAGEN's SimpleSokoban): each move costs 0.1
 walking into a box pushes it when the cell behind it is free, and nothing moves otherwise. An invalid action (a
 name that is not a move) costs a step like any other, so it pays the 0.1 too.
 
-Task config: `size` ([rows, cols], walls included; default [6, 6]), `boxes` (default 1), `room_seed` (the room;
-defaults to the reset seed, RAGEN's `reset(seed)`), `search_depth` (most reverse-play moves; defaults to
-`max_steps - 3` so the oracle's solution always fits the step budget, see `sokoban_rooms`), `render` (also put an
-`rgb` picture in every observation). A handmade room is given instead as `grid`: rows of RAGEN's symbols.
+Task config (`SokobanConfig`): `size` ([rows, cols], walls included, 4 to 40 each; default [6, 6]), `boxes`
+(1 to 10, default 1), `room_seed` (the room; defaults to the reset seed, RAGEN's `reset(seed)`), `search_depth` (most
+reverse-play moves; defaults to `max_steps - 3` so the oracle's solution always fits the step budget, see
+`sokoban_rooms`), `render` (also put an `rgb` picture in every observation). A handmade room is given instead as
+`grid`: rows of RAGEN's symbols, up to 500x500; the oracle's search has a budget (see `sokoban_solver`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResult, Task
 from simyard.platform.errors import TaskFileError
-from simyard.sims.puzzles._common import Choices, config_int, grid_picture, grid_text, instruction, world_rng
+from simyard.sims.puzzles._common import Choices, grid_picture, grid_text, instruction, read_config, world_rng
 from simyard.sims.puzzles.sokoban_rooms import GenerationError, Room, generate_room
 from simyard.sims.puzzles.sokoban_solver import Solver
 
@@ -40,6 +42,9 @@ RULES = (
     "wall, and you cannot pull a box."
 )
 STEP_REWARD, ON_TARGET_REWARD, OFF_TARGET_REWARD, SOLVED_REWARD = -0.1, 1.0, -1.0, 10.0
+
+#: Largest handmade grid, in rows and in columns.
+MAX_GRID = 500
 
 _CHOICES = Choices(
     ACTIONS, help="Up, Down, Left, Right: move one cell, pushing a box ahead if the cell behind it is free."
@@ -86,19 +91,59 @@ def room_from_grid(rows: object) -> Room:
     return Room(height, width, tuple(symbol != "#" for symbol in cells), targets, boxes, players[0], None)
 
 
-def _generated_room(task: Task, seed: int | None) -> Room:
-    config = task.config
-    size = config.get("size", [6, 6])
-    if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(isinstance(n, int) for n in size)):
-        raise TaskFileError(f"sokoban task config 'size' must be [rows, cols], got {size!r}", hint="e.g. [6, 6]")
-    height, width = size
-    if not (4 <= height <= 40 and 4 <= width <= 40):
-        raise TaskFileError(f"sokoban room size {size} is out of range", hint="rows and cols between 4 and 40")
-    boxes = config_int(config, "boxes", 1, 1, 10)
-    room_seed = config_int(config, "room_seed", seed or 0, -(1 << 63))
-    depth = config_int(config, "search_depth", max(1, task.max_steps - 3), 1)
+class SokobanConfig(BaseModel):
+    """What a Sokoban task's `config` may hold: how to generate a room, or a handmade one."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    size: tuple[int, int] = Field((6, 6), description="[rows, cols], walls included, each 4 to 40, e.g. [6, 6]")
+    boxes: int = Field(1, ge=1, le=10, description="an integer from 1 to 10")
+    room_seed: int | None = Field(None, ge=-(1 << 63), description="an integer: the generated room")
+    search_depth: int | None = Field(None, ge=1, description="an integer >= 1: most reverse-play moves")
+    render: bool = Field(False, description="true or false")
+    grid: list[str] | None = Field(
+        None,
+        min_length=3,
+        max_length=MAX_GRID,
+        description=f"rows of RAGEN's symbols {' '.join(SYMBOLS)}, walled all round, at most {MAX_GRID}x{MAX_GRID}",
+    )
+
+    @field_validator("size", mode="before")
+    @classmethod
+    def _size_is_a_pair(cls, value: object) -> object:
+        # JSON has no tuples: a size arrives as a list, which strict mode would refuse for a tuple field.
+        if isinstance(value, list):
+            return tuple(value)
+        if not isinstance(value, tuple):
+            raise ValueError(f"{value!r} is not a list of two integers")
+        return value
+
+    @field_validator("size")
+    @classmethod
+    def _size_in_range(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if not all(4 <= side <= 40 for side in value):
+            raise ValueError(f"{list(value)} is out of range")
+        return value
+
+    @field_validator("grid")
+    @classmethod
+    def _grid_is_a_room(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            if len(value[0]) > MAX_GRID:
+                raise ValueError(f"rows are longer than {MAX_GRID}")
+            try:
+                room_from_grid(value)
+            except TaskFileError as exc:
+                raise ValueError(exc.message) from None
+        return value
+
+
+def _generated_room(task: Task, config: SokobanConfig, seed: int | None) -> Room:
+    height, width = config.size
+    room_seed = config.room_seed if config.room_seed is not None else seed or 0
+    depth = config.search_depth if config.search_depth is not None else max(1, task.max_steps - 3)
     try:
-        return generate_room(height, width, boxes, depth, world_rng(room_seed))
+        return generate_room(height, width, config.boxes, depth, world_rng(room_seed))
     except GenerationError as exc:
         raise TaskFileError(str(exc), hint="use a larger room or fewer boxes") from None
 
@@ -112,6 +157,7 @@ class SokobanEnv(Env):
 
     name = "sokoban"
     views = ("rgb",)
+    config_model = SokobanConfig
 
     def __init__(self, tile_px: int = 16) -> None:
         self.tile_px = int(tile_px)
@@ -126,8 +172,8 @@ class SokobanEnv(Env):
         return _CHOICES.spec
 
     def reset(self, task: Task, seed: int | None = None) -> Observation:
-        config = task.config
-        room = room_from_grid(config["grid"]) if "grid" in config else _generated_room(task, seed)
+        config = read_config(SokobanConfig, task)
+        room = room_from_grid(config.grid) if config.grid is not None else _generated_room(task, config, seed)
         boxes, width = len(room.boxes), room.width
         self._room = room
         self._steps_by_action = (-width, width, -1, 1)
@@ -144,7 +190,7 @@ class SokobanEnv(Env):
         self._solver: Solver | None = None
         self._plan: list[str] = []
         self._plan_index: dict[tuple[int, frozenset[int]], int] = {}
-        self._pictures = bool(config.get("render", False))
+        self._pictures = config.render
         plural = "es" if boxes > 1 else ""
         return self._observation(f"Push the {boxes} box{plural} (X) onto the target{'s' * (boxes > 1)} (O).")
 
@@ -250,6 +296,11 @@ class SokobanEnv(Env):
 
         From a dead state (a box stuck in a corner) there is no solution; the oracle then returns any move that
         changes the state, and the episode fails as it should.
+
+        Raises:
+            OracleGaveUp: The search ran out of its budget (`sokoban_solver.WORK_BUDGET`, about 2 s; large handmade
+                rooms) before finding a solution or proving the state dead. The oracle does not guess: the runner
+                records the episode as an error whose message says the solver gave up.
         """
         assert self._room is not None, "reset the world before asking the oracle"
         key = (self._player, frozenset(self._boxes))
