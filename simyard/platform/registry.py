@@ -241,18 +241,35 @@ def _keyword_names(target: Any) -> list[str] | None:
 def make_agent(name: str, **options: Any) -> Agent:
     """Build an agent by name; `options` (from `--agent-opt key=value`) go to its factory."""
     factory = _load("agent", name)
-    try:
-        return factory(**options)
-    except TypeError as exc:
+    accepted = _keyword_names(factory)  # None: the factory takes any keyword
+    unknown = sorted(set(options) - set(accepted)) if accepted is not None else []
+    if unknown:
+        # Name only the options that are wrong: listing every option given sent people hunting for valid ones.
         raise UnknownNameError(
-            f"agent {name!r} does not accept the options {sorted(options)}: {exc}",
+            f"agent {name!r} does not accept the options {', '.join(map(repr, unknown))}",
+            hint=f"its options: {', '.join(accepted) or 'none'} (see `simyard agents info {name}`)",
+        )
+    import inspect
+
+    try:
+        inspect.signature(factory).bind(**options)
+    except TypeError as exc:  # e.g. a required option missing; a TypeError raised inside the factory is a bug
+        raise UnknownNameError(
+            f"agent {name!r} cannot be built with these options: {exc}",
             hint=f"see `simyard agents info {name}` for its options",
         ) from exc
+    except ValueError:
+        pass  # no signature to check (a builtin or C callable): let the factory judge
+    return factory(**options)
 
 
 def load_suite(name_or_path: str) -> list[Task]:
-    """The tasks of a registered suite, or of a task file (`.jsonl`, `.json`, `.yaml`) given by path."""
-    from simyard.tasks.files import TASK_FILE_SUFFIXES, load_task_file
+    """The tasks of a registered suite, or of a task file (`.jsonl`, `.json`, `.yaml`) given by path.
+
+    Every task is checked as it is read (`taskfiles.check_tasks`): its id fits a directory name and its config
+    passes its world's `config_model`, so a bad task stops the suite here with one line naming it and the field.
+    """
+    from simyard.platform.taskfiles import TASK_FILE_SUFFIXES, check_tasks, load_task_file
 
     path = Path(name_or_path)
     if path.is_file() or path.suffix in TASK_FILE_SUFFIXES:
@@ -260,7 +277,11 @@ def load_suite(name_or_path: str) -> list[Task]:
         _check_unique(name_or_path, tasks)
         return tasks
     target = _load("suite", name_or_path)
-    tasks = load_task_file(Path(target)) if isinstance(target, (str, Path)) else list(target())
+    if isinstance(target, (str, Path)):
+        tasks = load_task_file(Path(target))
+    else:
+        tasks = list(target())
+        check_tasks(tasks, f"suite {name_or_path!r}")
     _check_unique(name_or_path, tasks)
     return tasks
 

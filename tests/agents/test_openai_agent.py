@@ -6,6 +6,7 @@ import asyncio
 import base64
 import io
 import json
+import time
 
 import pytest
 from PIL import Image
@@ -14,10 +15,11 @@ from simyard.agents.openai_agent import OpenAIAgent
 from simyard.platform import registry
 from simyard.platform.api import Env, Observation, Task
 from simyard.platform.episode import EpisodeResult, StepRecord, arun_episode_with, run_episode_with
-from simyard.platform.errors import BackendError, SimyardError
+from simyard.platform.errors import BackendError, SimyardError, UnknownNameError
+from simyard.platform.resources import Resources
 
 from ..kind_worlds import KIND_WORLDS
-from .chat_server import ChatServer, Reply
+from .chat_server import ChatServer, Reply, token_id, tokens
 from .worlds import SKILLS, CounterWorld, MugWorld
 
 GOOD_PLAN = json.dumps(
@@ -330,3 +332,219 @@ def test_every_action_kind_runs_a_whole_plan_from_one_reply(server: ChatServer, 
     with world_class() as world:
         result = run_episode_with(world, make_agent(server), task, seed=5)
     assert (result.success, result.steps, result.invalid_actions, result.model_calls) == (True, length, 0, 1)
+
+
+# ----------------------------------------------------------------------------------- what real servers send back
+
+
+def run_mug(server: ChatServer, **options) -> tuple[EpisodeResult, Recorder]:
+    recorder = Recorder()
+    result = run_episode_with(MugWorld(), make_agent(server, **options), MugWorld.task(), recorder=recorder)
+    return result, recorder
+
+
+def test_string_usage_is_coerced_or_dropped_and_the_call_recorded(server: ChatServer, caplog) -> None:
+    server.script(Reply(content=GOOD_PLAN, prompt_tokens="123", completion_tokens="lots"))
+    result, recorder = run_mug(server)
+    assert (result.status, result.success) == ("completed", True)
+    assert (recorder.calls[0].prompt_tokens, recorder.calls[0].completion_tokens) == (123, None)
+    assert "usage.completion_tokens is 'lots', not a token count" in caplog.text
+
+
+def test_reply_without_usage_is_recorded_without_counts(server: ChatServer) -> None:
+    server.script(Reply(content=GOOD_PLAN, usage=False))
+    result, recorder = run_mug(server)
+    assert result.success and (recorder.calls[0].prompt_tokens, recorder.calls[0].completion_tokens) == (None, None)
+
+
+def test_reply_without_choices_costs_one_invalid_step(server: ChatServer) -> None:
+    server.script(Reply(choices=False), GOOD_PLAN)
+    result, recorder = run_mug(server)
+    assert (result.status, result.success, result.invalid_actions, result.model_calls) == ("completed", True, 1, 2)
+    assert "no choices" in recorder.steps[0].info["feedback"] and recorder.steps[0].calls[0].prompt_tokens == 100
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "what"),
+    [
+        (b"Internal error, try later", "text/plain", "a text/plain body that is not JSON: 'Internal error"),
+        (b'{"choices": [{"message": {"content": "\xff\xfe"}}]}', "application/json", "not valid UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", "nested too deeply"),
+        (b'"just a string"', "application/json", "a JSON str"),
+    ],
+    ids=["text-plain", "bad-utf8", "deep-json", "not-an-object"],
+)
+def test_malformed_http_body_is_retried_then_one_clear_error(
+    server: ChatServer, body: bytes, content_type: str, what: str
+) -> None:
+    server.default = Reply(body=body, content_type=content_type)
+    result, recorder = run_mug(server, max_attempts=2)
+    assert (result.status, server.calls, recorder.calls) == ("agent_error", 2, [])
+    assert "BackendError" in result.error and "failed after 2 attempts" in result.error and what in result.error
+    assert "\n" not in result.error
+
+
+def test_malformed_body_once_is_retried_and_counted(server: ChatServer) -> None:
+    server.script(Reply(body=b"<html>502 Bad Gateway</html>", content_type="text/html"), GOOD_PLAN)
+    result, recorder = run_mug(server)
+    assert result.success and recorder.calls[0].retries == 1
+
+
+def test_deeply_nested_model_reply_costs_one_invalid_step(server: ChatServer) -> None:
+    server.script("[" * 100_000, GOOD_PLAN)
+    result, recorder = run_mug(server)
+    assert (result.status, result.success, result.invalid_actions) == ("completed", True, 1)
+    assert "no JSON object" in recorder.steps[0].info["feedback"]
+
+
+def test_huge_reply_is_parsed_off_the_event_loop_in_bounded_time(server: ChatServer) -> None:
+    server.script("<answer>" * 20_000, "<answer>find a Mug || pick up the Mug || find a Table || put down the object in hand</answer>")
+    agent = make_agent(server, format="ragen")
+    ticks = 0
+
+    async def episode() -> EpisodeResult:
+        nonlocal ticks
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.001)
+                ticks += 1
+
+        beat = asyncio.create_task(ticker())
+        try:
+            return await arun_episode_with(MugWorld(), agent, MugWorld.task())
+        finally:
+            beat.cancel()
+
+    started = time.perf_counter()
+    result = asyncio.run(episode())
+    assert (result.success, result.invalid_actions) == (True, 1) and time.perf_counter() - started < 5
+    assert ticks > 0
+
+
+def test_cut_reply_records_finish_reason_length_and_tells_the_model(server: ChatServer) -> None:
+    long_think = "<think>" + "very " * 100 + "</think><answer>add 1</answer>"
+    server.script(long_think, "<answer>add 1</answer>")
+    recorder = Recorder()
+    result = run_episode_with(
+        CounterWorld(), make_agent(server, max_tokens=50), CounterWorld.task(target=1), recorder=recorder
+    )
+    assert [call.finish_reason for call in recorder.calls] == ["length", "stop"]
+    assert (result.success, result.invalid_actions) == (True, 1)
+    assert "cut at the max_tokens limit" in recorder.steps[0].info["feedback"]
+
+
+def test_finish_reason_is_recorded_on_every_call(server: ChatServer) -> None:
+    server.script(Reply(content=GOOD_PLAN, finish_reason="stop"))
+    _, recorder = run_mug(server)
+    assert recorder.calls[0].finish_reason == "stop"
+
+
+def test_logprobs_and_top_logprobs_are_requested_and_recorded(server: ChatServer) -> None:
+    server.script("<think>one</think> <answer>add 1</answer>")
+    recorder = Recorder()
+    agent = make_agent(server, logprobs="true", top_logprobs="3")
+    run_episode_with(CounterWorld(), agent, CounterWorld.task(target=1), recorder=recorder)
+    request, call = server.requests[0], recorder.calls[0]
+    assert (request["logprobs"], request["top_logprobs"]) == (True, 3) and "return_token_ids" not in request
+    assert call.logprobs == [0.0, -0.25, -0.5] and call.token_ids is None  # one per token of the reply
+
+
+def test_token_ids_come_from_vllm_return_token_ids(server: ChatServer) -> None:
+    reply = "<think>one</think> <answer>add 1</answer>"
+    server.script(reply)
+    recorder = Recorder()
+    run_episode_with(
+        CounterWorld(), make_agent(server, logprobs=True, token_ids="true"), CounterWorld.task(target=1), recorder=recorder
+    )
+    assert server.requests[0]["return_token_ids"] is True
+    call = recorder.calls[0]
+    assert call.token_ids == [token_id(piece) for piece in tokens(reply)] and len(call.logprobs) == len(call.token_ids)
+
+
+def test_logprobs_null_after_asking_is_a_gap_and_the_episode_goes_on(server: ChatServer, caplog) -> None:
+    server.script(Reply(content=GOOD_PLAN, logprobs=False))
+    result, recorder = run_mug(server, logprobs=True)
+    assert result.success and (recorder.calls[0].logprobs, recorder.calls[0].token_ids) == (None, None)
+    assert "logprobs were asked for but the reply has none" in caplog.text
+
+
+@pytest.mark.parametrize("refusal", ["concat-500", "text-model-400", "llama-500"])
+def test_image_refusal_fails_at_once_and_says_images_never(refusal: str) -> None:
+    with ChatServer(images=refusal) as text_only:
+        result, _ = run_mug(text_only)
+        assert text_only.calls == 1  # not retried as if the server were down
+    assert result.status == "agent_error" and "does not take image content parts" in result.error
+    with pytest.raises(BackendError) as caught:
+        asyncio.run(_one_call(text_only_refusal=refusal))
+    assert "images=never" in caught.value.hint
+
+
+async def _one_call(text_only_refusal: str) -> None:
+    with ChatServer(images=text_only_refusal) as text_only:
+        agent = make_agent(text_only)
+        agent.reset(MugWorld.task(), MugWorld().action_spec())
+        await agent.act(MugWorld().reset(MugWorld.task()))
+
+
+def test_images_never_sends_text_only_to_a_text_only_server() -> None:
+    with ChatServer(images="concat-500") as text_only:
+        text_only.script(GOOD_PLAN)
+        result, _ = run_mug(text_only, images="never")
+        content = text_only.requests[0]["messages"][-1]["content"]
+    assert result.success and isinstance(content, str) and "Attached image" not in content
+
+
+def test_images_always_ends_an_episode_without_frames(server: ChatServer) -> None:
+    result = run_episode_with(CounterWorld(), make_agent(server, images="always"), CounterWorld.task())
+    assert result.status == "agent_error" and "images=always" in result.error and server.calls == 0
+
+
+def test_images_option_is_checked(server: ChatServer) -> None:
+    with pytest.raises(SimyardError, match="images='sometimes' is not one of auto, always, never"):
+        make_agent(server, images="sometimes")
+
+
+def test_unlisted_model_warns_once_with_the_list(caplog) -> None:
+    with ChatServer(models=["Qwen/Qwen2.5-7B-Instruct", "other"]) as listing:
+        listing.script(GOOD_PLAN, GOOD_PLAN)
+        agent = make_agent(listing)
+        run_episode_with(MugWorld(), agent, MugWorld.task("a"))
+        run_episode_with(MugWorld(), agent, MugWorld.task("b"))
+        assert listing.model_requests == 1
+    warnings = [r.getMessage() for r in caplog.records if "does not list the model" in r.getMessage()]
+    assert len(warnings) == 1 and "'test-model'" in warnings[0] and "'Qwen/Qwen2.5-7B-Instruct'" in warnings[0]
+
+
+@pytest.mark.parametrize("models", [["test-model"], None, b"<html>not json</html>", []])
+def test_listed_missing_or_junk_model_lists_say_nothing(models, caplog) -> None:
+    with ChatServer(models=models) as listing:
+        listing.script(GOOD_PLAN)
+        result, _ = run_mug(listing)
+    assert result.success and "does not list" not in caplog.text
+
+
+def test_agents_given_one_resource_scope_share_one_backend(server: ChatServer) -> None:
+    with Resources("worker") as scope:
+        first, second = make_agent(server, resources=scope), make_agent(server, resources=scope)
+        other = make_agent(server, resources=scope, temperature=0.7)
+        assert first.client is second.client and other.client is not first.client and len(scope) == 2
+        server.script(GOOD_PLAN, GOOD_PLAN)
+        assert run_episode_with(MugWorld(), first, MugWorld.task("a")).success  # its own event loop
+        first.close()  # a shared backend is not the agent's to close
+        assert run_episode_with(MugWorld(), second, MugWorld.task("b")).success  # a fresh loop: the client follows
+        assert server.calls == 2
+
+
+def test_registry_names_only_the_unknown_options_and_lists_the_accepted(server: ChatServer) -> None:
+    with pytest.raises(UnknownNameError) as caught:
+        registry.make_agent("openai", model="m", base_url=server.base_url, logprobs="true", temprature="0.5")
+    message, hint = caught.value.message, caught.value.hint
+    assert message == "agent 'openai' does not accept the options 'temprature'"
+    assert "logprobs" in hint and "top_logprobs" in hint and "temperature" in hint and "resources" not in hint
+
+
+def test_registry_accepts_the_new_options(server: ChatServer) -> None:
+    agent = registry.make_agent("openai", model="m", base_url=server.base_url, logprobs="true", images="never")
+    assert isinstance(agent, OpenAIAgent) and agent.client.extras.logprobs and agent.images == "never"
