@@ -247,7 +247,7 @@ def make_agent(name: str, **options: Any) -> Agent:
         # Name only the options that are wrong: listing every option given sent people hunting for valid ones.
         raise UnknownNameError(
             f"agent {name!r} does not accept the options {', '.join(map(repr, unknown))}",
-            hint=f"its options: {', '.join(accepted) or 'none'} (see `simyard agents info {name}`)",
+            hint=f"its options are {', '.join(accepted) or 'none'}; see `simyard agents info {name}`",
         )
     import inspect
 

@@ -68,7 +68,10 @@ IMAGE_REJECTIONS: dict[str, tuple[int, str]] = {
     # vLLM serving a text-only model
     "text-model-400": (400, "Qwen/Qwen2.5-0.5B-Instruct is not a multimodal model"),
     # llama.cpp's llama-server started without --mmproj
-    "llama-500": (500, "image input is not supported - hint: if this is unexpected, you may need to provide the mmproj"),
+    "llama-500": (
+        500,
+        "image input is not supported - hint: if this is unexpected, you may need to provide the mmproj",
+    ),
 }
 
 _TOKEN = re.compile(r"\S+\s*|\s+")
@@ -200,8 +203,7 @@ def _logprobs(pieces: list[str], top: int) -> dict[str, Any]:
 def _has_image_parts(request: dict[str, Any]) -> bool:
     messages = request.get("messages") or []
     return any(
-        isinstance(message.get("content"), list)
-        and any(part.get("type") == "image_url" for part in message["content"])
+        isinstance(message.get("content"), list) and any(part.get("type") == "image_url" for part in message["content"])
         for message in messages
     )
 

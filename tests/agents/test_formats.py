@@ -188,12 +188,22 @@ def timed_parse(reply_format, text: str, spec: ActionSpec):
         (VectorPlanFormat(), "[1," * (HUGE // 3)),
         (EmbodiedJSON(), "```json\n{\n" * (HUGE // 10)),
     ],
-    ids=["ragen-open-tags", "ragen-unclosed-in-think", "open-braces", "deep-balanced", "open-keys", "deep-object",
-         "deep-vector", "many-fences"],
+    ids=[
+        "ragen-open-tags",
+        "ragen-unclosed-in-think",
+        "open-braces",
+        "deep-balanced",
+        "open-keys",
+        "deep-object",
+        "deep-vector",
+        "many-fences",
+    ],
 )
 def test_adversarial_replies_parse_fast_into_an_error(reply_format, text: str) -> None:
-    spec = SKILLS if reply_format.kinds & {"choice"} else (
-        ActionSpec(kind="json") if reply_format.name == "json" else ActionSpec(kind="vector", size=2)
+    spec = (
+        SKILLS
+        if reply_format.kinds & {"choice"}
+        else (ActionSpec(kind="json") if reply_format.name == "json" else ActionSpec(kind="vector", size=2))
     )
     parsed, seconds = timed_parse(reply_format, text, spec)
     assert parsed.error and not parsed.actions

@@ -398,7 +398,10 @@ def test_deeply_nested_model_reply_costs_one_invalid_step(server: ChatServer) ->
 
 
 def test_huge_reply_is_parsed_off_the_event_loop_in_bounded_time(server: ChatServer) -> None:
-    server.script("<answer>" * 20_000, "<answer>find a Mug || pick up the Mug || find a Table || put down the object in hand</answer>")
+    server.script(
+        "<answer>" * 20_000,
+        "<answer>find a Mug || pick up the Mug || find a Table || put down the object in hand</answer>",
+    )
     agent = make_agent(server, format="ragen")
     ticks = 0
 
@@ -456,7 +459,10 @@ def test_token_ids_come_from_vllm_return_token_ids(server: ChatServer) -> None:
     server.script(reply)
     recorder = Recorder()
     run_episode_with(
-        CounterWorld(), make_agent(server, logprobs=True, token_ids="true"), CounterWorld.task(target=1), recorder=recorder
+        CounterWorld(),
+        make_agent(server, logprobs=True, token_ids="true"),
+        CounterWorld.task(target=1),
+        recorder=recorder,
     )
     assert server.requests[0]["return_token_ids"] is True
     call = recorder.calls[0]

@@ -51,7 +51,7 @@ _RETRY_STATUSES = frozenset({408, 409, 429})
 # server without --mmproj ("image input is not supported"), older llama.cpp ('Unsupported content part type'),
 # pydantic-validated servers ("Input should be a valid string" at `content`).
 _IMAGE_REFUSAL = re.compile(
-    r"""not ["']?list|multimodal|multi-modal|image|vision|mmproj|content part|valid string|content.{0,40}(list|array)""",
+    r"""not ["']?list|multi-?modal|image|vision|mmproj|content part|valid string|content.{0,40}(list|array)""",
     re.IGNORECASE,
 )
 _IMAGE_REFUSAL_STATUSES = frozenset({400, 415, 422, 500, 501})

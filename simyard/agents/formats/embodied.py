@@ -65,11 +65,11 @@ class EmbodiedJSON(ReplyFormat):
             if not isinstance(listed, list):
                 return Parsed(
                     error=f"executable_plan is a string ({_show(plan)}), not a list of {{action_id, action_name}} "
-                    "steps; write it as a JSON list, e.g. [{\"action_id\": 0, \"action_name\": \"...\"}]"
+                    'steps; write it as a JSON list, e.g. [{"action_id": 0, "action_name": "..."}]'
                 )
             plan = listed
         if plan is None:
-            return Parsed(error=f"executable_plan is null; give a non-empty list of {{action_id, action_name}} steps")
+            return Parsed(error="executable_plan is null; give a non-empty list of {action_id, action_name} steps")
         if not isinstance(plan, list):
             return Parsed(error=f"executable_plan must be a list of {{action_id, action_name}} steps, not {plan!r:.80}")
         if not plan:
