@@ -2,8 +2,8 @@
 
 `run_bench` is the whole job: it decides what to run (a new run, or the missing part of an old one), and owns the run
 directory's manifest and results index while `executor` runs the episodes (in this process, or in spawned workers
-that send back only small result rows). An episode that fails is a row with status `error`; it never stops the
-batch.
+that send back only small result rows). An episode that fails is a row with an error status; it never stops the
+batch. An `infra_error` row (the machinery failed on every try) is not a result: a resume runs it again.
 
 Resuming reads `run.json`, skips every (task_id, seed) pair already in the index and runs only the missing ones.
 Worlds and agents that live outside simyard reach spawned workers through plugin imports (`imports`, the CLI's
@@ -13,21 +13,27 @@ resume imports them too.
 
 from __future__ import annotations
 
-import shutil
+import signal
+import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simyard.platform import registry, runlog
+from simyard.platform import registry, rundir
 from simyard.platform.api import Task
 from simyard.platform.episode import EpisodeResult, Limits
 from simyard.platform.errors import SimyardError
-from simyard.platform.executor import WorkerPool, WorkerSpec, run_in_process
+from simyard.platform.executor import Executor, WorkerSpec, make_executor
+from simyard.platform.frames import FramePolicy
+from simyard.platform.lanes import options_for
+from simyard.platform.manifest import RunConfig, RunManifest, RunSession, environment_facts, now_iso
 from simyard.platform.plugins import import_plugins, normalise_imports
-from simyard.platform.runlog import RunConfig, RunDir, RunManifest, RunSession, environment_facts, now_iso, open_run
+from simyard.platform.resources import Resources
+from simyard.platform.rundir import RunDir, open_run
 
 
 class ResumeError(SimyardError):
@@ -54,7 +60,8 @@ class BenchProgress:
         total: Episodes the run covers.
         done: Episodes recorded in the index (earlier sessions included).
         successes: Recorded episodes that succeeded.
-        errors: Recorded episodes with status `error`.
+        errors: Recorded episodes that ended in an error or a timeout (infrastructure failures not counted).
+        infra_failed: Episodes whose infrastructure failed on every try (re-run by --resume).
         added: Episodes this session recorded (the basis of a rate).
         elapsed_s: Seconds since this session started.
         last: The result just recorded, if any.
@@ -67,6 +74,7 @@ class BenchProgress:
     errors: int
     added: int
     elapsed_s: float
+    infra_failed: int = 0
     last: EpisodeResult | None = None
     stopping: bool = False
 
@@ -103,6 +111,10 @@ def run_bench(
     limits: Limits | None = None,
     imports: Sequence[str] = (),
     save_frames: bool | None = None,
+    frames: str | None = None,
+    video: bool | None = None,
+    world_options: dict[str, Any] | None = None,
+    reply_cap: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> BenchSummary:
     """Run (or resume) a benchmark and record it in a run directory.
@@ -112,14 +124,19 @@ def run_bench(
         agent: Agent registry name; required unless resuming.
         agent_options: Keyword options for the agent factory.
         workers: Processes; 1 runs everything in this process (fastest to start, easiest to debug).
-        concurrency: Episodes in flight per worker for async agents (sync agents run one at a time).
+        concurrency: Episodes in flight per worker, one lane each (world calls and sync agents run on the lane's
+            thread, so a slow world never stalls the others).
         limit: Only the first `limit` tasks.
         seed: Base seed (default 0); each episode's seed is `episode_seed(seed, task_id)`.
         out: Run directory to create; default `runs/<suite>-<agent>-<timestamp>`.
         resume: An existing run directory to finish. Options given alongside must match its run.json.
         limits: Per-episode overrides of the tasks' step and invalid-action caps, plus a wall-clock limit.
         imports: Plugin modules or `.py` files that register worlds, agents or suites (imported in every worker).
-        save_frames: Save observation images as PNG; None saves them when the world produces any.
+        save_frames: Old switch for `frames` (False = `none`).
+        frames: `all`, `every:N`, `final` or `none`; default all frames of worlds that render any.
+        video: Also write one video per episode and view.
+        world_options: Constructor options of the worlds (`key` for every world of the run, `world.key` for one).
+        reply_cap: Characters of each model reply kept in trajectories (default 65,536; full length recorded).
         progress: Called with a `BenchProgress` at the start and after each recorded result.
 
     Returns:
@@ -127,17 +144,34 @@ def run_bench(
 
     Raises:
         SimyardError: Bad options, unknown names, a path that is not a run, a resume that conflicts or has nothing
-            left to do. KeyboardInterrupt is re-raised after the run is marked `interrupted` (it can be resumed).
+            left to do. KeyboardInterrupt is re-raised after the run is marked `interrupted` (it can be resumed);
+            SIGTERM is handled like Ctrl-C.
     """
     if workers < 1 or concurrency < 1:
         raise BenchOptionError("workers and concurrency must be at least 1", hint="e.g. --workers 2 --concurrency 8")
     if limit is not None and limit < 1:
         raise BenchOptionError(f"--limit must be at least 1, not {limit}", hint="leave it out to run every task")
+    if reply_cap is not None and reply_cap < 0:
+        raise BenchOptionError(f"the reply cap must be 0 or more characters, not {reply_cap}", hint="default 65536")
+    if frames is not None:
+        FramePolicy.parse(frames)
+    elif save_frames is False:
+        frames = "none"
+    recorded_options = {"frames": frames, "video": video, "world_options": world_options, "reply_cap": reply_cap}
     if resume is not None:
-        run, config = _prepare_resume(resume, suite, agent, agent_options, limit, seed, limits, imports, save_frames)
+        if out is not None:
+            raise BenchOptionError("--out cannot be combined with --resume: a resumed run stays where it is",
+                                   hint=f"drop --out, or start a new run in {out} without --resume")
+        run, config = _prepare_resume(resume, suite, agent, agent_options, limit, seed, limits, imports,
+                                      recorded_options)
         tasks = run.tasks()
+        if len(tasks) != run.manifest.tasks_total:
+            raise ResumeError(f"{run.path}/tasks.jsonl holds {len(tasks)} tasks but run.json says "
+                              f"{run.manifest.tasks_total}: the task snapshot was cut short or edited",
+                              hint="restore tasks.jsonl, or start a new run")
     else:
-        run, config, tasks = _prepare_new(suite, agent, agent_options, limit, seed, out, limits, imports, save_frames)
+        run, config, tasks, made = _prepare_new(suite, agent, agent_options, limit, seed, out, limits, imports,
+                                                recorded_options)
 
     lock = run.lock()  # one writer per run directory: a second resume of the same run is refused, not interleaved
     try:
@@ -146,8 +180,8 @@ def run_bench(
         lock.close()
         if resume is None and not run.results():
             # A new run that failed to set up (bad agent options, a plugin missing in workers) recorded nothing;
-            # leaving its directory would only make the corrected command collide with it.
-            shutil.rmtree(run.path, ignore_errors=True)
+            # leaving it would only make the corrected command collide with it. A folder the user made stays.
+            run.remove(keep_folder=not made)
         raise
     finally:
         lock.close()
@@ -158,7 +192,9 @@ def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, 
     pairs = [(task, episode_seed(config.seed, task.id)) for task in tasks]
     recorded = {(result.task_id, result.seed): result for result in run.results()}
     wanted = {(task.id, seed) for task, seed in pairs}
-    missing = [(task, seed) for task, seed in pairs if (task.id, seed) not in recorded]
+    # Infrastructure failures are not results: a resume runs them again.
+    missing = [(task, seed) for task, seed in pairs
+               if (task.id, seed) not in recorded or recorded[(task.id, seed)].status == "infra_error"]
     if resuming and not missing:
         raise ResumeError(
             f"run {run.path} is already complete ({len(pairs)}/{len(pairs)} episodes)",
@@ -174,34 +210,91 @@ def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, 
     tally = _Tally(total=len(pairs), callback=progress, results=[r for k, r in recorded.items() if k in wanted])
 
     def record(rows: list[EpisodeResult]) -> None:
-        fresh = [row for row in rows if (row.task_id, row.seed) not in recorded]
+        fresh = [row for row in rows if (row.task_id, row.seed) not in recorded
+                 or recorded[(row.task_id, row.seed)].status == "infra_error"]
         run.index.append(fresh)
         for row in fresh:
+            previous = recorded.get((row.task_id, row.seed))
             recorded[(row.task_id, row.seed)] = row
-            tally.add(row)
+            tally.add(row, previous)
 
     spec = WorkerSpec(str(run.path.resolve()), config.agent, dict(config.agent_options), config.episode_limits(),
-                       tuple(config.imports), config.save_frames, concurrency)
+                      tuple(config.imports), frames=config.frames_policy(), concurrency=concurrency,
+                      world_options=dict(config.world_options), video=config.video, reply_cap=config.reply_cap)
     status = "failed"
     tally.report()
-    try:
-        if workers == 1 or len(missing) == 1:
-            run_in_process(spec, missing, record)
-        else:
-            WorkerPool(spec, workers, missing, record, lambda: tally.report(stopping=True)).run()
-        status = "finished" if all(key in recorded for key in wanted) else "failed"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        run.index.close()
-        session.ended_at = manifest.ended_at = now_iso()
-        session.status = manifest.status = status  # type: ignore[assignment]
-        session.episodes = tally.added
-        run.write_manifest(manifest)
+    stopper = _Stopper(lambda: tally.report(stopping=True))
+    executor = make_executor(spec, 1 if len(missing) == 1 else workers)
+    with run_resources(config, tasks) as _run_scope:
+        try:
+            with stopper, executor:
+                stopper.executor = executor
+                executor.submit(missing)
+                for rows in executor.results():
+                    record(rows)
+            if stopper.interrupted:
+                raise KeyboardInterrupt
+            status = "finished" if all(key in recorded and recorded[key].status != "infra_error"
+                                       for key in wanted) else "failed"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            run.index.close()
+            session.ended_at = manifest.ended_at = now_iso()
+            session.status = manifest.status = status  # type: ignore[assignment]
+            session.episodes = tally.added
+            run.write_manifest(manifest)
 
     ordered = [recorded[(task.id, seed)] for task, seed in pairs if (task.id, seed) in recorded]
     return BenchSummary(run.path, status, len(pairs), tally.added, len(pairs) - len(missing), ordered)
+
+
+@contextmanager
+def run_resources(config: RunConfig, tasks: list[Task]) -> Iterator[Resources]:
+    """The run's resource scope on the driver: each world class's `prepare_run(resources, options)` hook, if it
+    has one, runs once here before any episode (a Docker image built once per run), and the scope closes last."""
+    scope = Resources("run")
+    try:
+        for world in sorted({task.world for task in tasks}):
+            cls = registry.world_class(world)
+            hook = getattr(cls, "prepare_run", None)
+            if callable(hook):
+                hook(scope, options_for(world, dict(config.world_options)))
+        yield scope
+    finally:
+        scope.close()
+
+
+class _Stopper:
+    """SIGINT and SIGTERM on the driver: the first stops dispatching (episodes in flight finish and are recorded),
+    the second stops waiting. Only the main thread may install handlers; elsewhere this does nothing."""
+
+    def __init__(self, on_stopping: Callable[[], None]) -> None:
+        self.on_stopping = on_stopping
+        self.executor: Executor | None = None
+        self.interrupted = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Stopper:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                if signal.getsignal(signum) != signal.SIG_IGN:
+                    self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.interrupted = True
+        if self.executor is not None:
+            self.executor.cancel()
+        self.on_stopping()
 
 
 def _prepare_new(
@@ -213,8 +306,8 @@ def _prepare_new(
     out: str | Path | None,
     limits: Limits | None,
     imports: Sequence[str],
-    save_frames: bool | None,
-) -> tuple[RunDir, RunConfig, list[Task]]:
+    recorded_options: dict[str, Any],
+) -> tuple[RunDir, RunConfig, list[Task], bool]:
     if not suite:
         raise BenchOptionError("no suite given", hint="name a suite (e.g. ragen) or a task file, or use --resume")
     if not agent:
@@ -225,17 +318,20 @@ def _prepare_new(
     if not tasks:
         raise BenchOptionError(f"suite {suite!r} has no tasks", hint="check the suite or task file")
     registry.origin("agent", agent)  # unknown agent names fail here, before any directory is made
+    world_options = dict(recorded_options.get("world_options") or {})
     for world in sorted({task.world for task in tasks}):
-        registry.world_class(world)
+        registry.check_world_options(world, options_for(world, world_options))
     suite_path = Path(suite)
     stored_suite = str(suite_path.resolve()) if suite_path.is_file() else suite
+    extra = {key: value for key, value in recorded_options.items() if value is not None}
     config = RunConfig(suite=stored_suite, agent=agent, agent_options=dict(agent_options or {}),
                        limits=_limits_dict(limits), seed=0 if seed is None else seed, limit=limit, imports=plugins,
-                       save_frames=save_frames)
+                       **extra)
     path = Path(out) if out is not None else default_run_dir(suite, agent)
+    made = not path.exists()
     started = now_iso()
     manifest = RunManifest(config=config, tasks_total=len(tasks), started_at=started, **environment_facts())
-    return RunDir.create(path, manifest, tasks), config, tasks
+    return RunDir.create(path, manifest, tasks), config, tasks, made
 
 
 def _prepare_resume(
@@ -247,7 +343,7 @@ def _prepare_resume(
     seed: int | None,
     limits: Limits | None,
     imports: Sequence[str],
-    save_frames: bool | None,
+    recorded_options: dict[str, Any],
 ) -> tuple[RunDir, RunConfig]:
     run = open_run(resume)
     manifest = run.manifest
@@ -262,7 +358,7 @@ def _prepare_resume(
         "seed": seed,
         "limits": None if limits is None else _limits_dict(limits),
         "imports": normalise_imports(imports) or None,
-        "save_frames": save_frames,
+        **recorded_options,
     }
     if suite is not None:
         given["suite"] = str(Path(suite).resolve()) if Path(suite).is_file() else suite
@@ -287,7 +383,7 @@ def _limits_dict(limits: Limits | None) -> dict[str, float | int | None]:
 def default_run_dir(suite: str, agent: str) -> Path:
     """`runs/<suite>-<agent>-<local time>` (a task file's suite label is its file name without the suffix)."""
     suite = Path(suite).stem if Path(suite).suffix in (".jsonl", ".json", ".yaml", ".yml") else suite
-    return runlog.default_run_dir(f"{suite}-{agent}")
+    return rundir.default_run_dir(f"{suite}-{agent}")
 
 
 @dataclass
@@ -302,22 +398,31 @@ class _Tally:
     successes: int = field(init=False)
     errors: int = field(init=False)
     done: int = field(init=False)
+    infra_failed: int = 0
 
     def __post_init__(self) -> None:
-        self.successes = sum(result.success for result in self.results)
-        self.errors = sum(result.status == "error" for result in self.results)
-        self.done = len(self.results)
+        final = [result for result in self.results if result.status != "infra_error"]
+        self.successes = sum(result.success for result in final)
+        self.errors = sum(result.errored for result in final)
+        self.done = len(final)
+        self.infra_failed = len(self.results) - len(final)
 
-    def add(self, result: EpisodeResult) -> None:
-        self.done += 1
+    def add(self, result: EpisodeResult, previous: EpisodeResult | None = None) -> None:
+        """Count a recorded row; `previous` is the infra_error row it replaces, if any."""
+        if previous is not None:
+            self.infra_failed -= 1
         self.added += 1
-        self.successes += result.success
-        self.errors += result.status == "error"
+        if result.status == "infra_error":
+            self.infra_failed += 1
+        else:
+            self.done += 1
+            self.successes += result.success
+            self.errors += result.errored
         self.report(result)
 
     def report(self, last: EpisodeResult | None = None, stopping: bool = False) -> None:
         if self.callback is not None:
             self.callback(BenchProgress(self.total, self.done, self.successes, self.errors, self.added,
-                                        time.monotonic() - self.started, last, stopping))
+                                        time.monotonic() - self.started, last, stopping, self.infra_failed))
 
 

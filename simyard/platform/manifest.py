@@ -32,7 +32,11 @@ class RunConfig(BaseModel):
         seed: Base seed; each episode's seed is derived from it and the task id.
         limit: Only the first `limit` tasks of the suite, or None for all.
         imports: Plugin modules (dotted names or .py paths) imported in every process before anything is built.
-        save_frames: Save observation images as PNG; None saves them when the world produces any.
+        save_frames: Old switch for frames (False = none); kept so older run.json files still read.
+        frames: Frame policy: `all`, `every:N`, `final`, `none`; None = all frames of worlds that render any.
+        video: Also write one video per episode and view.
+        world_options: Constructor options of the worlds (`key` for every world, `world.key` for one).
+        reply_cap: Characters of each model reply kept in trajectories.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -45,6 +49,16 @@ class RunConfig(BaseModel):
     limit: int | None = None
     imports: list[str] = Field(default_factory=list)
     save_frames: bool | None = None
+    frames: str | None = None
+    video: bool = False
+    world_options: dict[str, Any] = Field(default_factory=dict)
+    reply_cap: int = 65536
+
+    def frames_policy(self) -> str:
+        """The frame policy episodes use (`auto` = all frames of worlds that render any)."""
+        if self.frames is not None:
+            return self.frames
+        return "none" if self.save_frames is False else "auto"
 
     def episode_limits(self) -> Limits:
         """The limits as the episode runner takes them."""

@@ -238,8 +238,12 @@ def _keyword_names(target: Any) -> list[str] | None:
             and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)]
 
 
-def make_agent(name: str, **options: Any) -> Agent:
-    """Build an agent by name; `options` (from `--agent-opt key=value`) go to its factory."""
+def make_agent(name: str, resources: Any = None, **options: Any) -> Agent:
+    """Build an agent by name; `options` (from `--agent-opt key=value`) go to its factory.
+
+    `resources` (the process's `Resources` scope) reaches only a factory that takes a `resources` keyword: that is
+    how the agents of one worker share one backend.
+    """
     factory = _load("agent", name)
     accepted = _keyword_names(factory)  # None: the factory takes any keyword
     unknown = sorted(set(options) - set(accepted)) if accepted is not None else []
@@ -260,6 +264,8 @@ def make_agent(name: str, **options: Any) -> Agent:
         ) from exc
     except ValueError:
         pass  # no signature to check (a builtin or C callable): let the factory judge
+    if resources is not None and accepts_keyword(factory, "resources"):
+        return factory(resources=resources, **options)
     return factory(**options)
 
 

@@ -26,13 +26,17 @@ class ResultsIndex:
         self._handle: Any = None
 
     def read(self) -> list[EpisodeResult]:
-        """Every complete row, in write order, first row per (task_id, seed)."""
+        """Every complete row, in write order, one per (task_id, seed).
+
+        The first row of a pair wins, except that an `infra_error` row (an infrastructure failure, retried on resume)
+        gives way to a later row of the same pair.
+        """
         if not self.path.exists():
             return []
         data = self.path.read_bytes()
         lines = data.split(b"\n")
         results: list[EpisodeResult] = []
-        seen: set[tuple[str, int | None]] = set()
+        seen: dict[tuple[str, int | None], int] = {}
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -45,11 +49,17 @@ class ResultsIndex:
                     f"{self.path}:{number} is not a results row",
                     hint="the index was edited by hand or by another program; restore that line or delete it",
                 )
+            problem = _row_problem(row)
+            if problem is not None:
+                raise RunDirError(f"{self.path}:{number} is not a results row: {problem}",
+                                  hint="the index was edited by hand or by another program; restore that line")
             result = EpisodeResult.from_dict(row)
             key = (result.task_id, result.seed)
             if key not in seen:
-                seen.add(key)
+                seen[key] = len(results)
                 results.append(result)
+            elif results[seen[key]].status == "infra_error":
+                results[seen[key]] = result
         return results
 
     def keys(self) -> set[tuple[str, int | None]]:
@@ -103,6 +113,31 @@ class ResultsIndex:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_ROW_TYPES: dict[str, tuple[type, ...]] = {
+    "task_id": (str,), "world": (str,), "subset": (str,), "status": (str,), "reason": (str,), "success": (bool,),
+    "progress": (int, float), "steps": (int,), "invalid_actions": (int,), "reward": (int, float),
+    "prompt_tokens": (int,), "completion_tokens": (int,), "model_calls": (int,), "cost_usd": (int, float),
+    "duration_s": (int, float), "attempts": (int,), "cut_replies": (int,),
+}
+_REQUIRED = ("task_id", "world", "subset", "seed")
+
+
+def _row_problem(row: dict[str, Any]) -> str | None:
+    """What makes a parsed row unusable (a missing field, a wrong type), or None."""
+    missing = [name for name in _REQUIRED if name not in row]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    for name, types in _ROW_TYPES.items():
+        value = row.get(name)
+        if value is None and name not in ("task_id", "world", "subset", "status", "reason"):
+            continue
+        if name in row and (not isinstance(value, types) or (bool not in types and isinstance(value, bool))):
+            return f"{name} is {value!r}"
+    if row["seed"] is not None and (not isinstance(row["seed"], int) or isinstance(row["seed"], bool)):
+        return f"seed is {row['seed']!r}"
+    return None
 
 
 def _parse_row(line: bytes) -> dict[str, Any] | None:

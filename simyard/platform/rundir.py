@@ -20,12 +20,15 @@ within tens of microseconds per step.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from simyard.platform.api import Task
 from simyard.platform.episode import EpisodeResult
@@ -71,27 +74,53 @@ class RunDir:
 
     @classmethod
     def create(cls, path: Path, manifest: RunManifest, tasks: list[Task]) -> RunDir:
-        """Make a new run directory; refuses a path that already holds a run or anything else."""
-        from simyard.tasks.files import write_task_file
+        """Make a new run directory; refuses a path that already holds a run or anything else.
+
+        Raises:
+            RunDirError: The path holds a run or other files, or cannot be made (under a file, read-only, /proc).
+        """
+        from simyard.platform.taskfiles import write_task_file
 
         path = Path(path)
         if (path / RUN_FILE).exists():
             raise RunDirError(f"{path} already holds a run", hint=f"continue it with --resume {path}, or pick --out")
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise RunDirError(f"{path} exists and is not an empty directory", hint="pick a new --out directory")
-        (path / EPISODES_DIR).mkdir(parents=True, exist_ok=True)
-        write_task_file(path / TASKS_FILE, tasks)
-        (path / INDEX_FILE).touch()
-        run = cls(path)
-        run.write_manifest(manifest)  # last: a directory with run.json is a complete, resumable run
+        made = not path.exists()
+        try:
+            (path / EPISODES_DIR).mkdir(parents=True, exist_ok=True)
+            write_task_file(path / TASKS_FILE, tasks)
+            _fsync_file(path / TASKS_FILE)  # a resume trusts this snapshot; it must not be cut short by a crash
+            (path / INDEX_FILE).touch()
+            run = cls(path)
+            run.write_manifest(manifest)  # last: a directory with run.json is a complete, resumable run
+        except OSError as exc:
+            cls(path).remove(keep_folder=not made)
+            reason = exc.strerror or type(exc).__name__
+            raise RunDirError(f"cannot make the run directory {path}: {reason}",
+                              hint="pick an --out in a folder you can write to") from None
         return run
+
+    def remove(self, keep_folder: bool = False) -> None:
+        """Delete what a run put in its directory (and the directory itself unless `keep_folder`)."""
+        if not keep_folder:
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        for name in (RUN_FILE, TASKS_FILE, INDEX_FILE, LOCK_FILE, RUN_FILE + ".tmp"):
+            (self.path / name).unlink(missing_ok=True)
+        shutil.rmtree(self.path / EPISODES_DIR, ignore_errors=True)
 
     @property
     def manifest(self) -> RunManifest:
         """run.json, parsed."""
         try:
             return RunManifest.model_validate_json((self.path / RUN_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "the file"
+            raise RunDirError(f"{self.path / RUN_FILE} cannot be read: {where}: {error['msg']}",
+                              hint=RUN_DIR_HINT) from None
+        except (OSError, ValueError) as exc:  # UnicodeDecodeError included
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RunDirError(f"{self.path / RUN_FILE} cannot be read: {first}", hint=RUN_DIR_HINT) from None
 
@@ -128,7 +157,7 @@ class RunDir:
 
     def tasks(self) -> list[Task]:
         """The tasks this run covers (the snapshot taken when it started)."""
-        from simyard.tasks.files import load_task_file
+        from simyard.platform.taskfiles import load_task_file
 
         return load_task_file(self.path / TASKS_FILE)
 
@@ -141,9 +170,16 @@ class RunDir:
         return self.path / EPISODES_DIR / episode_dir_name(task_id, seed)
 
 
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
 def open_run(path: str | Path) -> RunDir:
     """An existing run directory; `RunDirError` when `path` is not one."""
     path = Path(path)
+    if path.is_file():
+        raise RunDirError(f"{path} is a file, not a run directory", hint=RUN_DIR_HINT)
     if not path.is_dir():
         raise RunDirError(f"{path} is not a run directory (no such directory)", hint=RUN_DIR_HINT)
     if not (path / RUN_FILE).is_file():

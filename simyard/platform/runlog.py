@@ -1,5 +1,6 @@
 """Old home of the run-directory code, kept so imports keep working while callers move (see rundir.py)."""
 
+from simyard.platform.frames import FRAMES_DIR, frame_name  # noqa: F401
 from simyard.platform.jsonl import dumps  # noqa: F401
 from simyard.platform.manifest import (  # noqa: F401
     RunConfig,
@@ -24,10 +25,8 @@ from simyard.platform.rundir import (  # noqa: F401
 )
 from simyard.platform.trajectory import (  # noqa: F401
     EPISODES_DIR,
-    FRAMES_DIR,
     TRAJECTORY_FILE,
     EpisodeWriter,
-    frame_name,
     read_episode_result,
     read_trajectory,
 )

@@ -4,44 +4,55 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from simyard.platform.api import Observation, Task
+from simyard.platform.api import ModelCall, Observation, Task
 from simyard.platform.episode import EpisodeResult, StepRecord
 from simyard.platform.errors import RunDirError
+from simyard.platform.frames import FrameWriter
 from simyard.platform.jsonl import dumps
 
 TRAJECTORY_FILE = "trajectory.jsonl"
-FRAMES_DIR = "frames"
 EPISODES_DIR = "episodes"
 
 class EpisodeWriter:
     """A `Recorder` that writes one episode's trajectory (and frames) into its episode directory.
 
     `trajectory.jsonl` gets a `reset` line (task, seed, first observation), one `step` line per executed step and,
-    when the episode ends, an `end` line holding the `EpisodeResult`. Lines are buffered and never fsynced: a step costs
-    one `json.dumps` of a small dict and a buffered write (the results index is what must survive a crash). Frames
-    cost a PNG encode each, which is why they can be switched off.
+    when the episode ends, an `end` line holding the `EpisodeResult` (and the final frame and videos, when written).
+    Lines are buffered and never fsynced: a step costs one `json.dumps` of a small dict and a buffered write (the
+    results index is what must survive a crash). Frames go to the frames module, which encodes them on its writer
+    thread; each step line names the files of its frames. Model replies longer than `reply_cap` characters are cut
+    there, with their full length kept in `reply_chars`.
 
     Args:
         episode_dir: The episode's directory; created, and emptied first if a crashed attempt left files in it.
-        save_frames: Save observation images as PNG files; None saves them when the reset observation has any.
+        save_frames: Old switch: False is `frames="none"`, True is `frames="all"`.
+        frames: `all`, `every:N`, `final`, `none`, or `auto` (all when the reset observation has images).
+        video: Also write one video per view (`frames/video_rgb.mp4`).
+        reply_cap: Characters of each model reply kept.
     """
 
-    def __init__(self, episode_dir: Path, save_frames: bool | None = None) -> None:
+    def __init__(self, episode_dir: Path, save_frames: bool | None = None, *, frames: str | None = None,
+                 video: bool = False, reply_cap: int = 65536) -> None:
         self.episode_dir = Path(episode_dir)
-        self.save_frames = save_frames
+        if frames is None or frames == "auto":
+            frames = "auto" if save_frames is None else ("all" if save_frames else "none")
+        self.frames_policy = frames
+        self.video = video
+        self.reply_cap = reply_cap
         self.result: EpisodeResult | None = None
         self._handle: Any = None
+        self._frames: FrameWriter | None = None
 
     def start(self, task: Task, seed: int | None, observation: Observation) -> None:
         self._open()
-        if self.save_frames is None:
-            self.save_frames = bool(observation.images)
+        policy = self.frames_policy
+        if policy == "auto":
+            policy = "all" if observation.images else "none"
+        if observation.images and (policy != "none" or self.video):
+            self._frames = FrameWriter(self.episode_dir, policy, video=self.video)
         line = {"type": "reset", "task": task.model_dump(mode="json"), "seed": seed,
                 "observation": self._observation(0, observation)}
         self._handle.write(dumps(line) + "\n")
@@ -56,7 +67,7 @@ class EpisodeWriter:
             "terminated": record.terminated,
             "truncated": record.truncated,
             "info": dict(record.info),
-            "calls": [call.to_dict() for call in record.calls],
+            "calls": [self._call(call) for call in record.calls],
             "act_latency_s": record.act_latency_s,
         }
         self._handle.write(dumps(line) + "\n")
@@ -69,14 +80,31 @@ class EpisodeWriter:
                       "seed": result.seed,
                       "observation": {"text": f"(no observation: {result.error or result.reason})", "data": {}}}
             self._handle.write(dumps(header) + "\n")
+        end: dict[str, Any] = {"type": "end", "result": result.to_dict()}
+        if self._frames is not None:
+            try:
+                written = self._frames.close()
+                if self.frames_policy == "final" and written.final:
+                    end["final_frames"] = written.final
+                if written.videos:
+                    end["videos"] = written.videos
+            except Exception as exc:  # the episode happened; a lost frame file must not lose its record
+                end["frames_error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self._frames = None
         # The result is the trajectory's last line rather than a file of its own: creating a file is the dearest
         # thing the recorder does, so each episode creates exactly one.
-        self._handle.write(dumps({"type": "end", "result": result.to_dict()}) + "\n")
+        self._handle.write(dumps(end) + "\n")
         self.result = result
         self.close()
 
     def close(self) -> None:
-        """Flush and close the trajectory file (safe to call twice)."""
+        """Flush and close the trajectory file, waiting for frames still being written (safe to call twice)."""
+        if self._frames is not None:
+            try:
+                self._frames.close()
+            except Exception:
+                pass  # reported by finish() when the episode ended normally; here the episode is being abandoned
+            self._frames = None
         if self._handle is not None:
             self._handle.close()
             self._handle = None
@@ -89,33 +117,25 @@ class EpisodeWriter:
 
     def _observation(self, index: int, observation: Observation) -> dict[str, Any]:
         entry: dict[str, Any] = {"text": observation.text, "data": dict(observation.data)}
-        if self.save_frames and observation.images:
-            entry["frames"] = self._save_frames(index, observation.images)
+        if self._frames is not None and observation.images:
+            names = self._frames.add(index, observation.images)
+            if names:
+                entry["frames"] = list(names.values())
         return entry
 
-    def _save_frames(self, index: int, images: Mapping[str, np.ndarray]) -> list[str]:
-        from PIL import Image
-
-        frames = self.episode_dir / FRAMES_DIR
-        frames.mkdir(exist_ok=True)
-        names = []
-        for view, array in images.items():
-            name = f"{FRAMES_DIR}/{frame_name(index, view)}"
-            # compress_level=1: frames are written while the episode runs; size matters less than time here.
-            Image.fromarray(np.asarray(array, dtype=np.uint8)).save(self.episode_dir / name, compress_level=1)
-            names.append(name)
-        return names
+    def _call(self, call: ModelCall) -> dict[str, Any]:
+        data = call.to_dict()
+        text = data.get("text")
+        if isinstance(text, str) and len(text) > self.reply_cap:
+            data["text"] = text[: self.reply_cap]
+            data["reply_chars"] = len(text)
+        return data
 
     def __enter__(self) -> EpisodeWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def frame_name(index: int, view: str) -> str:
-    """`step_0003_rgb.png`: the image from `view` after step `index` (0 is the reset)."""
-    return f"step_{index:04d}_{view}.png"
 
 
 def read_trajectory(episode_dir: str | Path) -> list[dict[str, Any]]:
@@ -134,8 +154,12 @@ def read_trajectory(episode_dir: str | Path) -> list[dict[str, Any]]:
 def read_episode_result(episode_dir: str | Path) -> EpisodeResult | None:
     """The result an episode directory recorded, or None if the episode never finished."""
     for entry in reversed(_trajectory_lines(Path(episode_dir))):
-        if entry.get("type") == "end":
-            return EpisodeResult.from_dict(entry["result"])
+        if entry.get("type") == "end" and isinstance(entry.get("result"), dict):
+            try:
+                return EpisodeResult.from_dict(entry["result"])
+            except (TypeError, ValueError):
+                raise RunDirError(f"{Path(episode_dir) / TRAJECTORY_FILE}: its end line is not a result",
+                                  hint="the trajectory was edited or damaged") from None
     return None
 
 
@@ -146,17 +170,19 @@ def _trajectory_lines(episode_dir: Path) -> list[dict[str, Any]]:
             f"{episode_dir} is not an episode directory (it has no {TRAJECTORY_FILE})",
             hint=f"episode directories live in <run>/{EPISODES_DIR}/ and are named <task_id>__s<seed>",
         )
-    lines = path.read_text(encoding="utf-8").split("\n")
+    lines = path.read_bytes().split(b"\n")
     entries: list[dict[str, Any]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError:
+            entry = json.loads(line.decode("utf-8"))
+            if not isinstance(entry, dict):
+                raise ValueError("not a JSON object")
+            entries.append(entry)
+        except (ValueError, UnicodeDecodeError):
             if number == len(lines):
-                break
+                break  # a torn last line: the process died mid-write
             hint = "the trajectory was edited or damaged"
-            raise RunDirError(f"{path}:{number} is not valid JSON", hint=hint) from None
+            raise RunDirError(f"{path}:{number} is not a JSON object in UTF-8", hint=hint) from None
     return entries
-
