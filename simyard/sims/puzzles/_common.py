@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from simyard.platform.api import Action, ActionSpec, Task
 from simyard.platform.errors import SimyardError, TaskFileError
+from simyard.platform.taskfiles import config_problem
 
 _Config = TypeVar("_Config", bound=BaseModel)
 
@@ -36,17 +37,6 @@ def read_config(model: type[_Config], task: Task) -> _Config:
         return model.model_validate(task.config)
     except ValidationError as exc:
         raise TaskFileError(f"task {task.id!r}: {config_problem(model, exc)}", hint="fix the task's config") from None
-
-
-def config_problem(model: type[BaseModel], exc: ValidationError) -> str:
-    """One line for the first error: the config field, what was wrong, and what the field accepts."""
-    first = exc.errors()[0]
-    location = [str(part) for part in first["loc"]]
-    field = ".".join(location) or "config"
-    message = first["msg"].removeprefix("Value error, ")
-    info = model.model_fields.get(location[0]) if location else None
-    accepted = f" (accepted: {info.description})" if info is not None and info.description else ""
-    return f"config field {field!r}: {message}{accepted}"
 
 
 class Choices:
