@@ -554,3 +554,9 @@ def test_registry_names_only_the_unknown_options_and_lists_the_accepted(server: 
 def test_registry_accepts_the_new_options(server: ChatServer) -> None:
     agent = registry.make_agent("openai", model="m", base_url=server.base_url, logprobs="true", images="never")
     assert isinstance(agent, OpenAIAgent) and agent.client.extras.logprobs and agent.images == "never"
+
+
+def test_registry_hands_the_worker_scope_to_the_agent_so_lanes_share_a_backend(server: ChatServer) -> None:
+    with Resources("worker") as scope:
+        lanes = [registry.make_agent("openai", resources=scope, model="m", base_url=server.base_url) for _ in range(3)]
+        assert len({id(agent.client) for agent in lanes}) == 1 and len(scope) == 1
