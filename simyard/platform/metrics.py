@@ -41,7 +41,12 @@ class GroupStats:
         mean_steps: steps / n.
         prompt_tokens, completion_tokens: Token counts summed over model calls.
         cost_usd: Money spent where backends or worlds priced it; None when nothing was priced.
-        errors: Episodes with status `error`.
+        errors: Episodes that ended in an agent or world error or a timeout (they count as failures).
+        infra_failed: Episodes whose infrastructure failed on every try: left out of `n` and every rate, so a flaky
+            machine cannot lower a score (a resume runs them again).
+        model_calls: Model calls made.
+        cut_replies: Model replies cut short by a token limit (`finish_reason == "length"`).
+        cut_rate: cut_replies / model_calls (nan when no calls): a too-small max_tokens shows here.
     """
 
     group: str
@@ -62,13 +67,19 @@ class GroupStats:
     completion_tokens: int
     cost_usd: float | None
     errors: int
+    infra_failed: int = 0
+    model_calls: int = 0
+    cut_replies: int = 0
+    cut_rate: float = math.nan
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def group_stats(group: str, name: str, results: Sequence[EpisodeResult]) -> GroupStats:
-    """The statistics of one group of results."""
+    """The statistics of one group of results (infrastructure failures counted apart, never as failures)."""
+    infra_failed = sum(result.status == "infra_error" for result in results)
+    results = [result for result in results if result.status != "infra_error"]
     n = len(results)
     successes = sum(result.success for result in results)
     success_low, success_high = wilson_interval(successes, n)
@@ -95,7 +106,11 @@ def group_stats(group: str, name: str, results: Sequence[EpisodeResult]) -> Grou
         prompt_tokens=sum(result.prompt_tokens for result in results),
         completion_tokens=sum(result.completion_tokens for result in results),
         cost_usd=cost if cost > 0 else None,
-        errors=sum(result.status == "error" for result in results),
+        errors=sum(result.errored for result in results),
+        infra_failed=infra_failed,
+        model_calls=(calls := sum(result.model_calls for result in results)),
+        cut_replies=(cut := sum(result.cut_replies for result in results)),
+        cut_rate=cut / calls if calls else math.nan,
     )
 
 
@@ -207,8 +222,9 @@ def compare(
     """
     rows_a, default_a = _rows_and_label(run_a, "A")
     rows_b, default_b = _rows_and_label(run_b, "B")
-    by_key_a = {(row.task_id, row.seed): row for row in rows_a}
-    by_key_b = {(row.task_id, row.seed): row for row in rows_b}
+    # Infrastructure failures are not results; pairing them would compare a broken machine with a model.
+    by_key_a = {(row.task_id, row.seed): row for row in rows_a if row.status != "infra_error"}
+    by_key_b = {(row.task_id, row.seed): row for row in rows_b if row.status != "infra_error"}
     shared_keys = [key for key in by_key_a if key in by_key_b]
     comparison = Comparison(
         label_a=label_a or default_a,

@@ -7,7 +7,8 @@ plugin import (`imports=["tests.platform.bench_worlds"]`, or `--import` on the c
   from the episode seed's generator, so a wrong seed shows up in the totals. Config knobs: `sleep_s` per step (to
   make a batch slow enough to interrupt), `images` (an 8x8 `rgb` view), `fail_reset` (the world raises on reset).
 * agent `tiny-counter`: a deterministic sync agent that always says `inc`; `crash_on` (a task id) makes it raise
-  there, `die_on` makes it kill its own process there (a worker crash).
+  there, `die_on` makes it kill its own process there (a worker crash; with
+  `die_once_marker` only the first time).
 * agent `tiny-async`: an async agent that sleeps `delay_s` before each `inc`, and counts how many of its kind are
   inside `act` at once (`TinyAsyncAgent.peak`, per process).
 """
@@ -78,8 +79,11 @@ class TinyCounterAgent(Agent):
 
     name = "tiny-counter"
 
-    def __init__(self, crash_on: str = "", die_on: str = "", wrong_on: str = "") -> None:
+    def __init__(self, crash_on: str = "", die_on: str = "", wrong_on: str = "", die_once_marker: str = "",
+                 alive_marker: str = "") -> None:
         self.crash_on, self.die_on, self.wrong_on = crash_on, die_on, wrong_on
+        self.die_once_marker = die_once_marker  # with die_on: die only while this file does not exist yet
+        self.alive_marker = alive_marker  # with die_on: never die once this file exists (a repaired machine)
         self.task_id = ""
 
     def reset(self, task: Task, spec: ActionSpec) -> None:
@@ -88,7 +92,11 @@ class TinyCounterAgent(Agent):
     def act(self, observation: Observation) -> Action:
         if self.task_id == self.crash_on:
             raise RuntimeError(f"agent bug on {self.task_id}")
-        if self.task_id == self.die_on:
+        if self.task_id == self.die_on and not (self.alive_marker and os.path.exists(self.alive_marker)):
+            if self.die_once_marker:
+                if os.path.exists(self.die_once_marker):
+                    return "inc"
+                open(self.die_once_marker, "w").close()
             os._exit(7)
         if self.task_id == self.wrong_on:
             return "dec"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 
 import pytest
@@ -56,8 +57,8 @@ def test_an_agent_error_in_one_episode_does_not_stop_the_batch(suite, tmp_path, 
     summary = run_bench(suite, "tiny-counter", {"crash_on": "t004"}, out=tmp_path / "run", workers=workers,
                         imports=PLUGINS)
     assert summary.status == "finished" and len(summary.results) == 12
-    failed = [result for result in summary.results if result.status == "error"]
-    assert [(r.task_id, r.reason) for r in failed] == [("t004", "agent_error")]
+    failed = [result for result in summary.results if result.errored]
+    assert [(r.task_id, r.status) for r in failed] == [("t004", "agent_error")]
     assert "agent bug on t004" in failed[0].error
 
 
@@ -68,12 +69,41 @@ def test_a_world_that_cannot_start_is_an_error_row(tmp_path):
     assert summary.status == "finished"
 
 
-def test_a_worker_that_dies_costs_only_its_episode(suite, tmp_path):
+def test_a_worker_that_always_dies_costs_only_its_episode_as_an_infra_error(suite, tmp_path):
     summary = run_bench(suite, "tiny-counter", {"die_on": "t006"}, out=tmp_path / "run", workers=2, imports=PLUGINS)
-    assert summary.status == "finished" and len(summary.results) == 12
-    dead = [result for result in summary.results if result.status == "error"]
-    assert [result.task_id for result in dead] == ["t006"] and "worker process died" in dead[0].error
+    assert len(summary.results) == 12
+    dead = [result for result in summary.results if result.errored]
+    assert [(r.task_id, r.status, r.attempts) for r in dead] == [("t006", "infra_error", 3)]
+    assert "worker process died" in dead[0].error
     assert sum(result.success for result in summary.results) == 11
+    assert summary.status == "failed"  # an infra failure is not a result: the run is not finished, resume retries it
+
+
+def test_a_worker_killed_mid_episode_is_retried_and_the_task_ends_with_one_completed_row(suite, tmp_path):
+    marker = tmp_path / "died-once"
+    summary = run_bench(suite, "tiny-counter", {"die_on": "t006", "die_once_marker": str(marker)},
+                        out=tmp_path / "run", workers=2, imports=PLUGINS)
+    assert marker.exists() and summary.status == "finished"
+    rows = [json.loads(line) for line in (tmp_path / "run" / INDEX_FILE).read_text().splitlines()]
+    t006 = [row for row in rows if row["task_id"] == "t006"]
+    assert len(t006) == 1 and t006[0]["status"] == "completed" and t006[0]["attempts"] == 2
+    assert all(not result.errored and result.success for result in summary.results)
+
+
+def test_resume_reruns_infra_failures_and_reports_do_not_count_them_as_failures(suite, tmp_path):
+    from simyard.platform.metrics import summarize
+
+    repaired = tmp_path / "repaired"
+    options = {"die_on": "t006", "alive_marker": str(repaired)}
+    first = run_bench(suite, "tiny-counter", options, out=tmp_path / "run", workers=2, imports=PLUGINS)
+    assert first.status == "failed"
+    overall = summarize(open_run(tmp_path / "run").results())[0]
+    assert (overall.infra_failed, overall.n, overall.success_rate) == (1, 11, 1.0)
+    repaired.touch()  # the machine is fixed; the resume runs the infra failure again
+    second = run_bench(resume=tmp_path / "run", workers=2)
+    assert second.status == "finished" and second.added == 1
+    rows = open_run(tmp_path / "run").results()
+    assert len(rows) == 12 and all(row.status == "completed" and row.success for row in rows)
 
 
 def test_resume_runs_only_what_is_missing_and_keeps_what_was_recorded(suite, tmp_path):

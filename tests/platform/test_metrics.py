@@ -90,7 +90,8 @@ def test_bootstrap_of_noise_is_not_significant_and_is_repeatable():
 
 def test_summarize_gives_overall_world_and_subset_rows():
     rows = [_row("a", True, subset="s1"), _row("b", False, 0.5, subset="s1", invalid=2),
-            _row("c", True, subset="s2", world="other"), _row("d", False, 0.0, subset="s2", status="error", steps=0)]
+            _row("c", True, subset="s2", world="other"), _row("d", False, 0.0, subset="s2",
+                                                                         status="world_error", steps=0)]
     stats = summarize(rows)
     assert [(row.group, row.name) for row in stats] == [
         ("all", "all"), ("world", "other"), ("world", "tiny"),
