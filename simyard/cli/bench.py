@@ -134,11 +134,6 @@ def run_command(
 
         simyard bench run --resume runs/ragen-oracle-20250101-120000
     """
-    from simyard.platform.bench import default_run_dir, run_bench
-    from simyard.platform.episode import Limits
-    from simyard.platform.metrics import summarize
-    from simyard.platform.rundir import RunDir
-
     options = with_model_flags(parse_options(agent_opt) if agent_opt else None, base_url, model, api_key_env)
     world_options = parse_options(world_opt, "--world-opt") if world_opt else None
     if resume is not None:
@@ -146,6 +141,12 @@ def run_command(
             raise SimyardError(f"--out {out} cannot be used with --resume: a resumed run stays in its own directory",
                                hint=f"drop --out to continue {resume}, or drop --resume to start a new run in {out}")
         existing_run(resume, "--resume")
+
+    from simyard.platform.bench import default_run_dir, run_bench
+    from simyard.platform.episode import Limits
+    from simyard.platform.metrics import summarize
+    from simyard.platform.rundir import RunDir
+
     limits = None
     if (max_steps, max_invalid, time_limit) != (None, None, None):
         limits = Limits(max_steps=max_steps, max_invalid=max_invalid, time_limit_s=time_limit)

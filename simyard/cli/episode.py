@@ -135,7 +135,7 @@ class LivePrinter:
             line.append(f"  status={result.status}")
         console.print(line)
         if result.error:
-            console.print(Text("error: ", style="red") + Text(str(result.error)))
+            console.print(Text("error: ", style="red") + Text(str(result.error)), soft_wrap=True)
 
 
 class _Fanout:
