@@ -23,7 +23,6 @@ from simyard.cli.common import (
     ApiKeyEnvOpt,
     BaseUrlOpt,
     ModelOpt,
-    WorldOpt,
     bounded,
     console,
     err_console,
@@ -97,7 +96,9 @@ def run_command(
                                               "(see `simyard agents list`).")] = None,
     agent_opt: Annotated[list[str] | None, typer.Option("--agent-opt", "-o", help="Agent option key=value "
                                                         "(repeatable; values parse as JSON when they can).")] = None,
-    world_opt: WorldOpt = None,
+    world_opt: Annotated[list[str] | None, typer.Option("--world-opt", help="World constructor option key=value for "
+                                                        "every world of the run, or WORLD.key=value for one "
+                                                        "(repeatable; values parse as JSON when they can).")] = None,
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
@@ -153,13 +154,12 @@ def run_command(
     if resume is None and out is None and suite and agent:
         out = default_run_dir(suite, agent)  # chosen here, so an interrupted run can name its --resume path
     where = resume if resume is not None else out
-    # world_options is only passed when given, so this runs against a run_bench that predates the keyword too
-    extra: dict[str, Any] = {"world_options": world_options} if world_options else {}
     with _BenchProgressBar(err_console) as bar:
         try:
             summary = run_bench(suite, agent, options, workers=workers, concurrency=concurrency, limit=limit,
                                 seed=seed, out=out, resume=resume, limits=limits, imports=imports or (),
-                                save_frames=frames, progress=bar.update, **extra)
+                                save_frames=frames, progress=bar.update,
+                                world_options=world_options)
         except KeyboardInterrupt:
             bar.stop()
             done = len(RunDir(Path(str(where))).results()) if where is not None else 0
