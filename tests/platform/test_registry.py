@@ -92,3 +92,47 @@ def test_plugin_world_from_entry_point_shows_in_env_list(tmp_path):
     assert listing.returncode == 0, listing.stderr
     row = next(line for line in listing.stdout.splitlines() if "toy-reach" in line)
     assert "toyworlds" in row and "Toy reaching world" in row
+
+
+def test_a_missing_optional_dependency_names_the_extra_not_unknown_name(tmp_path, monkeypatch):
+    """A registered world whose module imports an uninstalled extra says which extra to install."""
+    from simyard.platform.errors import MissingExtraError
+
+    (tmp_path / "needs_torch_world.py").write_text("import torch  # noqa: F401\nclass World: ...\n")
+    (tmp_path / "needs_odd_world.py").write_text("import simyard_no_such_dependency  # noqa: F401\nclass World: ...\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        pytest.skip("torch is installed here")
+    registry.register_world("test-needs-torch", "needs_torch_world:World")
+    registry.register_world("test-needs-odd", "needs_odd_world:World")
+    registry.register_world("test-no-module", "no_such_module_at_all:World")
+    try:
+        with pytest.raises(MissingExtraError) as caught:
+            registry.world_class("test-needs-torch")
+        assert "needs the module 'torch'" in caught.value.message
+        assert caught.value.hint == "install it with: pip install 'simyard[local]'"
+        with pytest.raises(MissingExtraError, match="simyard_no_such_dependency") as caught:
+            registry.world_class("test-needs-odd")
+        assert "pip install simyard_no_such_dependency" in caught.value.hint
+        # the registered module itself missing is a broken registration, not a missing extra
+        with pytest.raises(UnknownNameError, match="could not be loaded"):
+            registry.world_class("test-no-module")
+    finally:
+        for name in ("test-needs-torch", "test-needs-odd", "test-no-module"):
+            registry._tables["world"].pop(name, None)
+
+
+def test_unknown_names_suggest_the_closest_one():
+    with pytest.raises(UnknownNameError) as caught:
+        registry.make_agent("oracel")
+    assert caught.value.hint.startswith("did you mean 'oracle'?")
+
+
+def test_find_task_suggests_close_ids_and_the_listing_command():
+    tasks = registry.load_suite("ragen")
+    wanted = tasks[0].id
+    with pytest.raises(UnknownNameError) as caught:
+        registry.find_task(tasks, wanted + "x", "ragen")
+    assert wanted in caught.value.hint and "simyard tasks list ragen" in caught.value.hint
