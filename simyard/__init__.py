@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from simyard._version import __version__
 from simyard.platform.api import Action, ActionSpec, Agent, Decision, Env, ModelCall, Observation, StepResult, Task
 from simyard.platform.episode import EpisodeResult, Limits
 from simyard.platform.errors import SimyardError
 from simyard.platform.registry import make, register_agent, register_suite, register_world
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "__version__",
     "Action",
     "ActionSpec",
     "Agent",
@@ -41,6 +41,7 @@ def run_episode(
     task: Task | None = None,
     seed: int | None = None,
     limits: Limits | None = None,
+    world_options: dict[str, Any] | None = None,
     **agent_options: Any,
 ) -> EpisodeResult:
     """Run one episode and return its result.
@@ -51,12 +52,13 @@ def run_episode(
         task: The task to run; without one the world generates a task from `seed`.
         seed: The episode seed (and the task generator's seed when no task is given).
         limits: Overrides of the task's step and invalid-action caps, and a wall-clock limit.
+        world_options: Constructor options for a world given by name (`simyard.make(name, **world_options)`).
     """
     from simyard.platform import registry
     from simyard.platform.episode import run_episode_with
 
     owned = isinstance(world, str)
-    env = registry.make(world) if isinstance(world, str) else world
+    env = registry.make(world, **(world_options or {})) if isinstance(world, str) else world
     if isinstance(agent, str):
         agent = registry.make_agent(agent, **agent_options)
     try:

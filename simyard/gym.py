@@ -74,12 +74,22 @@ def make(
 ) -> SimyardGymEnv:
     """A Gymnasium view of `world`; see `SimyardGymEnv` for the options.
 
+    Options that are not the wrapper's own (`render_mode`, `max_choices`, ...) are the world's constructor options,
+    as in `simyard.make(name, **options)`; `world_options={...}` says the same explicitly.
+
     Example:
         >>> env = simyard.gym.make("sokoban", seed=0)
         >>> obs, info = env.reset()
         >>> obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     """
-    return SimyardGymEnv(world, task=task, suite=suite, seed=seed, **options)
+    import inspect
+
+    own = set(inspect.signature(SimyardGymEnv.__init__).parameters)
+    world_options = {key: value for key, value in options.items() if key not in own}
+    wrapper = {key: value for key, value in options.items() if key in own}
+    if world_options:
+        wrapper["world_options"] = {**world_options, **dict(wrapper.get("world_options") or {})}
+    return SimyardGymEnv(world, task=task, suite=suite, seed=seed, **wrapper)
 
 
 class SimyardGymEnv(gymnasium.Env):

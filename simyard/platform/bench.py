@@ -115,6 +115,7 @@ def run_bench(
     video: bool | None = None,
     world_options: dict[str, Any] | None = None,
     reply_cap: int | None = None,
+    watchdog_grace_s: float = 5.0,
     progress: ProgressCallback | None = None,
 ) -> BenchSummary:
     """Run (or resume) a benchmark and record it in a run directory.
@@ -137,6 +138,8 @@ def run_bench(
         video: Also write one video per episode and view.
         world_options: Constructor options of the worlds (`key` for every world of the run, `world.key` for one).
         reply_cap: Characters of each model reply kept in trajectories (default 65,536; full length recorded).
+        watchdog_grace_s: How long a call may go on past its episode's deadline before its worker process is
+            restarted (with workers > 1; in one process the call's thread is abandoned with a warning).
         progress: Called with a `BenchProgress` at the start and after each recorded result.
 
     Returns:
@@ -175,7 +178,7 @@ def run_bench(
 
     lock = run.lock()  # one writer per run directory: a second resume of the same run is refused, not interleaved
     try:
-        return _execute(run, config, tasks, resume is not None, workers, concurrency, progress)
+        return _execute(run, config, tasks, resume is not None, workers, concurrency, progress, watchdog_grace_s)
     except SimyardError:
         lock.close()
         if resume is None and not run.results():
@@ -188,7 +191,7 @@ def run_bench(
 
 
 def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, workers: int, concurrency: int,
-             progress: ProgressCallback | None) -> BenchSummary:
+             progress: ProgressCallback | None, grace_s: float) -> BenchSummary:
     pairs = [(task, episode_seed(config.seed, task.id)) for task in tasks]
     recorded = {(result.task_id, result.seed): result for result in run.results()}
     wanted = {(task.id, seed) for task, seed in pairs}
@@ -220,7 +223,8 @@ def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, 
 
     spec = WorkerSpec(str(run.path.resolve()), config.agent, dict(config.agent_options), config.episode_limits(),
                       tuple(config.imports), frames=config.frames_policy(), concurrency=concurrency,
-                      world_options=dict(config.world_options), video=config.video, reply_cap=config.reply_cap)
+                      world_options=dict(config.world_options), video=config.video, reply_cap=config.reply_cap,
+                      grace_s=grace_s)
     status = "failed"
     tally.report()
     stopper = _Stopper(lambda: tally.report(stopping=True))

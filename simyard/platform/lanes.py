@@ -69,6 +69,7 @@ class EpisodeRunner:
         self.resources = resources or Resources("worker")
         self.on_wedged = on_wedged or _warn_wedged
         self.lanes: list[_LaneState] = []
+        self._retired: list[Lane] = []  # lanes given up on, whose abandoned calls the watchdog still watches
         self._wedged = False
 
     def open(self) -> None:
@@ -181,18 +182,20 @@ class EpisodeRunner:
         if state.agent is not None and not asyncio.iscoroutinefunction(state.agent.act):
             state.agent = self._make_agent()
         state.lane = Lane(threaded=True, name=old.name)
+        self._retired.append(old)
 
     async def _watch(self) -> None:
         """Ask for a restart when an abandoned call is still running `grace_s` after it was given up on."""
         while True:
             await asyncio.sleep(0.5)
             now = time.monotonic()
-            for state in self.lanes:
-                since = state.lane.stuck_since()
+            for lane in [*self._retired, *(state.lane for state in self.lanes)]:
+                since = lane.stuck_since()
                 if since is not None and now - since > self.spec.grace_s and not self._wedged:
                     self._wedged = True
-                    self.on_wedged(f"a call in {state.lane.name} has not returned {self.spec.grace_s:g} s after its "
+                    self.on_wedged(f"a call in {lane.name} has not returned {self.spec.grace_s:g} s after its "
                                    "episode's deadline")
+            self._retired = [lane for lane in self._retired if lane.stuck_since() is not None]
 
 
 def _failed(task: Task, seed: int, status: Status, message: str, writer: EpisodeWriter) -> EpisodeResult:

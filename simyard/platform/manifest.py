@@ -102,11 +102,11 @@ def environment_facts() -> dict[str, Any]:
     import platform
     import sys
 
-    import simyard
+    from simyard import _version
 
     return {
-        "simyard_version": getattr(simyard, "__version__", ""),
-        "git_revision": _git_revision(Path(simyard.__file__).resolve().parent),
+        "simyard_version": _version.__version__,
+        "git_revision": _git_revision(Path(_version.__file__).resolve().parent),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
     }

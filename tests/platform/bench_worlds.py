@@ -9,6 +9,10 @@ plugin import (`imports=["tests.platform.bench_worlds"]`, or `--import` on the c
 * agent `tiny-counter`: a deterministic sync agent that always says `inc`; `crash_on` (a task id) makes it raise
   there, `die_on` makes it kill its own process there (a worker crash; with
   `die_once_marker` only the first time).
+* world `tiny-counting` and agent `tiny-shared`: log their setups and teardowns and those of the resources they
+  share through the worker's scope (the lifecycle test). Config `hang` makes a tiny step never return, `log` records
+  when each step ran, `nan_progress` reports a NaN progress.
+* agent `tiny-blocking`: a sync agent whose `act` blocks for `block_s` on task `block_on`.
 * agent `tiny-async`: an async agent that sleeps `delay_s` before each `inc`, and counts how many of its kind are
   inside `act` at once (`TinyAsyncAgent.peak`, per process).
 """
@@ -54,8 +58,14 @@ class TinyWorld(Env):
         return "inc"
 
     def step(self, action: Action) -> StepResult:
+        started = time.monotonic()
         if self.sleep_s:
             time.sleep(self.sleep_s)
+        if self.task.config.get("hang"):
+            time.sleep(3600)  # a call that never returns (a wedged simulator)
+        if log := self.task.config.get("log"):
+            with open(log, "a") as handle:  # when each step ran, to see whether steps of episodes overlapped
+                handle.write(f"{self.task.id} {started} {time.monotonic()} {os.getpid()}\n")
         choice = self.action_spec().choice_id(action)
         if choice is None:
             return StepResult(self._observe(f"{action!r} is not inc or dec"), 0.0, False, False,
@@ -63,7 +73,7 @@ class TinyWorld(Env):
                                "progress": self.count / self.target})
         self.count += 1 if choice == 0 else -1
         done = self.count >= self.target
-        progress = max(0.0, self.count / self.target)
+        progress = float("nan") if self.task.config.get("nan_progress") else max(0.0, self.count / self.target)
         return StepResult(self._observe(f"Count is {self.count}."), float(self.rng.random()), done, False,
                           {"valid": True, "feedback": "ok", "success": done, "progress": progress})
 
@@ -138,6 +148,82 @@ def write_tiny_suite(path: Path, count: int, **config: Any) -> Path:
     return path
 
 
+class CountingWorld(TinyWorld):
+    """The tiny world, sharing one per-process resource through the worker's scope and logging its lifecycle.
+
+    Every line of `log` is `<event> <pid>`: world-setup/world-close per world object, resource-setup/resource-close
+    per shared resource, run-setup/run-close for the run scope on the driver.
+    """
+
+    name = "tiny-counting"
+
+    def __init__(self, log: str, resources: Any = None) -> None:
+        self.log = log
+        _log(log, "world-setup")
+        if resources is not None:
+            self.shared = resources.shared("tiny-resource", lambda: _Logged(log, "resource"))
+
+    @classmethod
+    def prepare_run(cls, resources: Any, options: dict[str, Any]) -> None:
+        resources.shared("tiny-run-resource", lambda: _Logged(options["log"], "run"))
+
+    def close(self) -> None:
+        _log(self.log, "world-close")
+
+
+class CountingAgent(TinyCounterAgent):
+    """`inc` forever, with a backend shared by every agent of its process (the way a local model is shared)."""
+
+    name = "tiny-shared"
+
+    def __init__(self, log: str, resources: Any = None) -> None:
+        super().__init__()
+        self.log = log
+        _log(log, "agent-setup")
+        if resources is not None:
+            self.backend = resources.shared("tiny-backend", lambda: _Logged(log, "backend"))
+
+    def close(self) -> None:
+        _log(self.log, "agent-close")
+
+
+class BlockingAgent(TinyCounterAgent):
+    """A sync agent that blocks for `block_s` seconds in `act` on task `block_on` (a hung model call)."""
+
+    name = "tiny-blocking"
+
+    def __init__(self, block_on: str = "", block_s: float = 3600.0) -> None:
+        super().__init__()
+        self.block_on, self.block_s = block_on, float(block_s)
+
+    def act(self, observation: Observation) -> Action:
+        if self.task_id == self.block_on:
+            time.sleep(self.block_s)
+        return "inc"
+
+
+class _Logged:
+    def __init__(self, log: str, kind: str) -> None:
+        self.log, self.kind = log, kind
+        _log(log, f"{kind}-setup")
+
+    def close(self) -> None:
+        _log(self.log, f"{self.kind}-close")
+
+
+def _log(path: str, event: str) -> None:
+    with open(path, "a") as handle:
+        handle.write(f"{event} {os.getpid()}\n")
+
+
+def counting_tasks(count: int) -> list[Task]:
+    return [Task(id=f"c{index:03d}", world="tiny-counting", config={"target": 2}, max_steps=10)
+            for index in range(count)]
+
+
 simyard.register_world("tiny", TinyWorld)
+simyard.register_world("tiny-counting", CountingWorld)
+simyard.register_agent("tiny-shared", CountingAgent)
+simyard.register_agent("tiny-blocking", BlockingAgent)
 simyard.register_agent("tiny-counter", TinyCounterAgent)
 simyard.register_agent("tiny-async", TinyAsyncAgent)
