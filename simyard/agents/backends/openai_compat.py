@@ -19,8 +19,6 @@ It wraps the official `openai.AsyncOpenAI` client and keeps three promises the a
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
 import json
 import logging
 import math
@@ -33,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import openai
-from PIL import Image
 
 from simyard.agents.formats.base import Prompt
 from simyard.platform.api import ModelCall
@@ -516,10 +513,13 @@ def _short(value: Any, limit: int = 80) -> str:
 
 
 def png_data_url(image: np.ndarray) -> str:
-    """An HxWx3 uint8 frame as a `data:image/png;base64,...` URL, the form chat APIs accept inline."""
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    """An HxWx3 uint8 frame as a `data:image/png;base64,...` URL, the form chat APIs accept inline.
+
+    The frames module encodes each frame once: the recorder writing the same frame reuses these bytes.
+    """
+    from simyard.platform.frames import data_url
+
+    return data_url(image)
 
 
 def to_messages(prompt: Prompt) -> list[dict[str, Any]]:
