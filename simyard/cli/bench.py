@@ -131,7 +131,7 @@ def run_command(
 
         simyard bench run ragen --agent oracle --workers 2 --limit 20
 
-        simyard bench run ragen --agent random --world-opt slip=0.2 --strict
+        simyard bench run ragen --agent random --world-opt tile_px=32 --strict
 
         simyard bench run --resume runs/ragen-oracle-20250101-120000
     """

@@ -8,7 +8,15 @@ import typer
 from rich.text import Text
 
 from simyard.cli import render
-from simyard.cli.common import WorldOpt, console, describe_options, first_line, parse_options, positive
+from simyard.cli.common import (
+    WorldOpt,
+    console,
+    describe_options,
+    first_line,
+    options_for_world,
+    parse_options,
+    positive,
+)
 from simyard.platform.errors import SimyardError, UnknownNameError
 
 env_app = typer.Typer(help="The worlds: list them, describe one, check one against the contract.", no_args_is_help=True)
@@ -59,7 +67,7 @@ def env_info(
         for option in options:
             console.print(f"  {option.name}: {option.type or 'any'} = {option.default}  {option.description}",
                           markup=False)
-    env = registry.make(world, **parse_options(world_opt, "--world-opt"))
+    env = registry.make(world, **options_for_world(parse_options(world_opt, "--world-opt"), world))
     try:
         task = cls.sample_task(0)
         observation = env.reset(task, seed=0)
@@ -92,12 +100,12 @@ def env_check(
 
     Example: simyard env check sokoban --sample 3
 
-    Example: simyard env check frozenlake --world-opt key=value
+    Example: simyard env check frozenlake --world-opt tile_px=32
     """
     from simyard.platform import registry
     from simyard.testing.conformance import check_world, format_report
 
-    world_options = parse_options(world_opt, "--world-opt")
+    world_options = options_for_world(parse_options(world_opt, "--world-opt"), world)
     registry.world_class(world)  # an unknown name is a user error, reported before any check runs
     tasks = None
     if suite:

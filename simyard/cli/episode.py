@@ -20,6 +20,7 @@ from simyard.cli.common import (
     WorldOpt,
     console,
     err_console,
+    options_for_world,
     parse_options,
     positive,
     with_model_flags,
@@ -65,10 +66,10 @@ def episode_run(
 
     Example: simyard episode run sokoban --seed 3 --agent oracle
 
-    Example: simyard episode run sokoban --agent random --world-opt key=value
+    Example: simyard episode run sokoban --agent random --world-opt tile_px=32
     """
     options = with_model_flags(parse_options(agent_opt), base_url, model, api_key_env) or {}
-    world_options = parse_options(world_opt, "--world-opt")
+    world_options = options_for_world(parse_options(world_opt, "--world-opt"), world)
     limits = Limits(max_steps=max_steps, max_invalid=max_invalid, time_limit_s=time_limit)
     result = run_interactive_episode(world, agent, options, task, suite, index, seed, limits, out,
                                      world_options=world_options)

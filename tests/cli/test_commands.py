@@ -309,3 +309,11 @@ def test_check_world_builds_every_world_with_the_options():
     assert built and all(options == {"colour": "red"} for options in built)
     assert len(built) > 5, "the checker builds several worlds; every one must get the options"
     assert [result.name for result in results][0] == "tasks"
+
+
+def test_world_opt_prefixed_with_the_world_applies_to_it_only(tmp_path):
+    done = simyard("episode", "run", "frozenlake", "--seed", "1", "--agent", "oracle", "--world-opt",
+                   "frozenlake.tile_px=32", "--world-opt", "sokoban.nope=1", "--out", str(tmp_path / "r"))
+    assert done.returncode == 0, done.stderr
+    one_line_error(simyard("episode", "run", "frozenlake", "--agent", "oracle", "--world-opt", "frozenlake.nope=1",
+                           "--out", str(tmp_path / "s")), "nope")
