@@ -12,8 +12,8 @@ from rich.console import Console
 from simyard import _builtins
 from simyard.platform import registry
 from simyard.platform.api import ActionSpec, Env, Observation, StepResult, Task
-from simyard.testing.conformance import CheckResult, all_passed, check_world, format_report, summary
 from simyard.platform.registry import register_world
+from simyard.testing.conformance import CheckResult, all_passed, check_world, format_report, summary
 from tests.kind_worlds import KIND_WORLDS, ChoiceWorld
 
 BUILTIN_WORLDS = sorted(_builtins.REGISTRY["world"].items())
