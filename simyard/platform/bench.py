@@ -74,9 +74,9 @@ class BenchProgress:
     errors: int
     added: int
     elapsed_s: float
-    infra_failed: int = 0
     last: EpisodeResult | None = None
     stopping: bool = False
+    infra_failed: int = 0
 
 
 ProgressCallback = Callable[[BenchProgress], None]

@@ -113,7 +113,7 @@ class EpisodeResult:
     def from_dict(cls, row: Mapping[str, Any]) -> EpisodeResult:
         values = {name: row[name] for name in cls.__slots__ if name in row}
         if values.get("status") == "error":  # rows written before the outcome taxonomy
-            reason = values.get("reason")
+            reason = str(values.get("reason"))
             values["status"] = {"agent_error": "agent_error", "time_limit": "timeout"}.get(reason, "world_error")
         return cls(**values)
 
@@ -180,7 +180,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
-def jsonable_action(action: Action | None) -> Any:
+def jsonable_action(action: Any) -> Any:
     """The JSON form of an action, for trajectories."""
     if isinstance(action, np.ndarray):
         return action.tolist()
@@ -511,8 +511,8 @@ async def _drive_async(loop: Generator[_Turn | _Call, Any, EpisodeResult], agent
                     answer = await lane.call(request.fn, request.args, request.deadline)
                 elif coroutine_agent:
                     timeout = None if request.deadline is None else max(0.0, request.deadline - time.monotonic())
-                    reply = await asyncio.wait_for(agent.act(request.observation), timeout)
-                    answer = as_decision(reply, request.spec)
+                    pending: Any = agent.act(request.observation)
+                    answer = as_decision(await asyncio.wait_for(pending, timeout), request.spec)
                 else:
                     reply = await lane.call(agent.act, (request.observation,), request.deadline)
                     answer = as_decision(reply, request.spec)

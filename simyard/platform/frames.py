@@ -208,7 +208,7 @@ def _encode(image: Any) -> bytes:
     np.subtract(rows[1:], rows[:-1], out=body[1:, 1:])
     header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR_TYPES[channels], 0, 0, 0)
     png = b"".join((b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header),
-                    _chunk(b"IDAT", zlib.compress(body, PNG_LEVEL)), _chunk(b"IEND", b"")))
+                    _chunk(b"IDAT", zlib.compress(body.data, PNG_LEVEL)), _chunk(b"IEND", b"")))
     with _memo_lock:
         _encodes += 1
     return png

@@ -22,7 +22,7 @@ from typing import Any
 
 from simyard.platform import registry
 from simyard.platform.api import Agent, Env, Task
-from simyard.platform.episode import EpisodeResult, Lane, Status, arun_episode_with
+from simyard.platform.episode import EndReason, EpisodeResult, Lane, Status, arun_episode_with
 from simyard.platform.errors import SimyardError
 from simyard.platform.executor import Executor, Key, WorkerSpec
 from simyard.platform.resources import Resources
@@ -199,7 +199,7 @@ class EpisodeRunner:
 
 
 def _failed(task: Task, seed: int, status: Status, message: str, writer: EpisodeWriter) -> EpisodeResult:
-    reason = "infra_error" if status == "infra_error" else "world_error"
+    reason: EndReason = "infra_error" if status == "infra_error" else "world_error"
     result = EpisodeResult(task.id, task.world, task.subset, seed, status=status, reason=reason, error=message)
     try:
         writer.finish(result)  # the episode directory says why there is no trajectory

@@ -62,7 +62,8 @@ class RunConfig(BaseModel):
 
     def episode_limits(self) -> Limits:
         """The limits as the episode runner takes them."""
-        return Limits(**{key: value for key, value in self.limits.items() if value is not None})
+        values: dict[str, Any] = {key: value for key, value in self.limits.items() if value is not None}
+        return Limits(**values)
 
 
 class RunSession(BaseModel):
@@ -102,11 +103,11 @@ def environment_facts() -> dict[str, Any]:
     import platform
     import sys
 
-    from simyard import _version
+    from simyard._version import __version__
 
     return {
-        "simyard_version": _version.__version__,
-        "git_revision": _git_revision(Path(_version.__file__).resolve().parent),
+        "simyard_version": __version__,
+        "git_revision": _git_revision(Path(__file__).resolve().parents[1]),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
     }

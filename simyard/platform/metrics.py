@@ -243,7 +243,10 @@ def compare(
         return comparison
     comparison.rows.append(_compare_group("all", "all", pairs, resamples, seed))
     for group, key in (("world", _world), ("subset", _subset)):
-        members_by_name = _group_by(pairs, lambda pair, key=key: key(pair[0]))
+        def of_first(pair: tuple[EpisodeResult, EpisodeResult], key: Callable[[EpisodeResult], str] = key) -> str:
+            return key(pair[0])
+
+        members_by_name = _group_by(pairs, of_first)
         if len(members_by_name) > 1:
             for name, members in sorted(members_by_name.items()):
                 comparison.rows.append(_compare_group(group, name, members, resamples, seed))

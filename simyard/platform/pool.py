@@ -270,7 +270,7 @@ class PoolExecutor(Executor):
         if kind == "ready":
             worker.ready = True
         elif kind == "start":
-            worker.started.add(tuple(message[1]))  # type: ignore[arg-type]
+            worker.started.add(tuple(message[1]))
         elif kind == "result":
             result = EpisodeResult.from_dict(message[1])
             key: Key = (result.task_id, result.seed)  # type: ignore[assignment]

@@ -66,7 +66,7 @@ def _load_plugins() -> None:
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    from simyard import _builtins
+    import simyard._builtins as _builtins
 
     for kind, table in _builtins.REGISTRY.items():
         for name, target in table.items():
@@ -194,7 +194,7 @@ def make(name: str, resources: Any = None, **options: Any) -> Env:
     cls = world_class(name)
     check_world_options(name, options)
     if resources is not None and accepts_keyword(cls, "resources"):
-        return cls(resources=resources, **options)
+        options = {**options, "resources": resources}
     return cls(**options)
 
 
@@ -251,7 +251,7 @@ def make_agent(name: str, resources: Any = None, **options: Any) -> Agent:
         # Name only the options that are wrong: listing every option given sent people hunting for valid ones.
         raise UnknownNameError(
             f"agent {name!r} does not accept the options {', '.join(map(repr, unknown))}",
-            hint=f"its options are {', '.join(accepted) or 'none'}; see `simyard agents info {name}`",
+            hint=f"its options are {', '.join(accepted or []) or 'none'}; see `simyard agents info {name}`",
         )
     import inspect
 

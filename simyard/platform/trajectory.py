@@ -76,6 +76,7 @@ class EpisodeWriter:
         if self._handle is None:
             # The world failed before the first observation; a header line keeps the episode replayable.
             self._open()
+            assert self._handle is not None
             header = {"type": "reset", "task": {"id": result.task_id, "world": result.world, "subset": result.subset},
                       "seed": result.seed,
                       "observation": {"text": f"(no observation: {result.error or result.reason})", "data": {}}}
