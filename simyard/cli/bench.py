@@ -103,7 +103,8 @@ def run_command(
     model: ModelOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     workers: Annotated[int, typer.Option(help="Worker processes; 1 runs in this process.", min=1)] = 1,
-    concurrency: Annotated[int, typer.Option(help="Episodes in flight per worker (async agents).", min=1)] = 1,
+    concurrency: Annotated[int, typer.Option(help="Episodes in flight per worker, one lane each (slow worlds and "
+                                             "blocking agents run on their lane's thread).", min=1)] = 1,
     limit: Annotated[int | None, typer.Option(help="Run only the first N tasks.", callback=positive(
         "--limit", "omit it to run every task"))] = None,
     seed: Annotated[int | None, typer.Option(help="Base seed; episode seeds derive from it and the task id.",
@@ -120,8 +121,15 @@ def run_command(
         "--time-limit", "omit it for no time limit", kind=float))] = None,
     imports: Annotated[list[str] | None, typer.Option("--import", help="Plugin module or .py file that registers "
                                                       "worlds/agents/suites (repeatable).")] = None,
-    frames: Annotated[bool | None, typer.Option("--frames/--no-frames", help="Save observation images as PNG.",
-                                                show_default="when the world has images")] = None,
+    frames: Annotated[str | None, typer.Option("--frames", help="Which observation images to save as PNG: all, "
+                                               "every:N, final or none.",
+                                               show_default="all, when the world has images")] = None,
+    no_frames: Annotated[bool, typer.Option("--no-frames", help="Same as --frames none.")] = False,
+    video: Annotated[bool, typer.Option("--video", help="Also write one video per episode and view "
+                                        "(MP4, or an animated GIF where no encoder is present).")] = False,
+    reply_cap: Annotated[int | None, typer.Option("--reply-cap", help="Characters of each model reply kept in "
+                                                  "trajectories (the full length is recorded).",
+                                                  show_default="65536")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any episode ended in an error (by default "
                                          "only when every episode did).")] = False,
 ) -> None:
@@ -132,6 +140,8 @@ def run_command(
         simyard bench run ragen --agent oracle --workers 2 --limit 20
 
         simyard bench run ragen --agent random --world-opt tile_px=32 --strict
+
+        simyard bench run my-tasks.jsonl --agent openai --concurrency 8 --frames every:5 --video
 
         simyard bench run --resume runs/ragen-oracle-20250101-120000
     """
@@ -158,8 +168,8 @@ def run_command(
         try:
             summary = run_bench(suite, agent, options, workers=workers, concurrency=concurrency, limit=limit,
                                 seed=seed, out=out, resume=resume, limits=limits, imports=imports or (),
-                                save_frames=frames, progress=bar.update,
-                                world_options=world_options)
+                                frames="none" if no_frames else frames, video=video or None,
+                                reply_cap=reply_cap, progress=bar.update, world_options=world_options)
         except KeyboardInterrupt:
             bar.stop()
             done = len(RunDir(Path(str(where))).results()) if where is not None else 0

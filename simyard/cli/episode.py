@@ -228,7 +228,8 @@ def run_interactive_episode(world: str, agent_name: str, agent_options: dict[str
     printer = LivePrinter(show_observations=agent_name != "human")
     where: Path | None = None
     try:
-        with single_episode_writer(out, task, agent_name, agent_options, seed) as writer:
+        with single_episode_writer(out, task, agent_name, agent_options, seed,
+                                   world_options=world_options) as writer:
             where = writer.episode_dir
             result = run_episode_with(env, agent, task, seed, limits, _Fanout(printer, writer))
             console.print(f"recorded in {writer.episode_dir}", markup=False)

@@ -26,7 +26,6 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from simyard.platform.api import (
-    Action,
     ActionSpec,
     Agent,
     Decision,

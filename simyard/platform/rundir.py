@@ -200,6 +200,7 @@ def single_episode_writer(
     agent_options: Mapping[str, Any],
     seed: int | None,
     save_frames: bool | None = None,
+    world_options: Mapping[str, Any] | None = None,
 ) -> Iterator[EpisodeWriter]:
     """A run directory for one interactive episode: the same layout as a bench run, so reports and replays work.
 
@@ -209,7 +210,8 @@ def single_episode_writer(
     path = Path(out) if out is not None else default_run_dir(f"episode-{task.world}")
     started = now_iso()
     config = RunConfig(suite=task.world, agent=agent, agent_options=dict(agent_options),
-                       seed=0 if seed is None else seed, save_frames=save_frames)
+                       seed=0 if seed is None else seed, save_frames=save_frames,
+                       world_options=dict(world_options or {}))
     manifest = RunManifest(kind="episode", config=config, tasks_total=1, started_at=started,
                            sessions=[RunSession(started_at=started)], **environment_facts())
     run = RunDir.create(path, manifest, [task])
