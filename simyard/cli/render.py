@@ -55,12 +55,14 @@ def group_label(row: GroupStats | Any) -> str:
 def stats_cells(rows: list[GroupStats]) -> list[list[str]]:
     """Report rows as display strings, header first.
 
-    Token and cost columns appear only when some episode used a model or was priced, so model-free runs stay narrow.
+    Token, cut-reply and cost columns appear only when some episode used a model or was priced, so model-free runs
+    stay narrow; `infra_failed` appears only when the machinery failed (those episodes are not in `n`).
     """
-    tokens = any(row.prompt_tokens or row.completion_tokens for row in rows)
+    tokens = any(row.prompt_tokens or row.completion_tokens or row.model_calls for row in rows)
     cost = any(row.cost_usd is not None for row in rows)
+    infra = any(row.infra_failed for row in rows)
     header = ["group", "n", "success [95% CI]", "progress [95% CI]", "invalid", "steps/ep"]
-    header += ["tokens in/out"] * tokens + ["cost $"] * cost + ["errors"]
+    header += ["tokens in/out", "cut replies"] * tokens + ["cost $"] * cost + ["errors"] + ["infra_failed"] * infra
     cells = [header]
     for row in rows:
         line = [
@@ -71,9 +73,9 @@ def stats_cells(rows: list[GroupStats]) -> list[list[str]]:
             pct(row.invalid_rate),
             num(row.mean_steps, 1),
         ]
-        line += [f"{row.prompt_tokens}/{row.completion_tokens}"] * tokens
+        line += [f"{row.prompt_tokens}/{row.completion_tokens}", pct(row.cut_rate)] * tokens
         line += ["-" if row.cost_usd is None else f"{row.cost_usd:.4f}"] * cost
-        cells.append([*line, str(row.errors)])
+        cells.append([*line, str(row.errors)] + [str(row.infra_failed)] * infra)
     return cells
 
 
