@@ -28,7 +28,7 @@ from simyard.agents.baselines import OracleAgent
 from simyard.platform import registry
 from simyard.platform.bench import BenchProgress, run_bench
 from simyard.platform.episode import run_episode_with
-from simyard.platform.runlog import EpisodeWriter
+from simyard.platform.trajectory import EpisodeWriter
 from simyard.tasks.files import write_task_file
 
 

@@ -120,9 +120,9 @@ def runner_steps_per_s(world: str, tasks: list[Task], seconds: float, record_to:
 
 
 def _episode_writer() -> Callable[[Path], object] | None:
-    """The run-directory recorder, where this checkout has one (simyard.platform.runlog)."""
+    """The run-directory recorder, where this checkout has one (simyard.platform.trajectory)."""
     try:
-        from simyard.platform.runlog import EpisodeWriter
+        from simyard.platform.trajectory import EpisodeWriter
     except ImportError:
         return None
     return EpisodeWriter
@@ -207,7 +207,7 @@ def main() -> None:
             direct = direct_steps_per_s(world, tasks[0], seconds)
             runner = runner_steps_per_s(world, tasks, seconds)
             if recorder is None:
-                recorded = "n/a"  # the recorder (simyard.platform.runlog) is not in this checkout yet
+                recorded = "n/a"  # the recorder (simyard.platform.trajectory) is not in this checkout yet
             else:
                 recorded = f"{runner_steps_per_s(world, tasks, seconds, Path(scratch) / world):,.0f}"
             print(f"{world:<11}{direct:>12,.0f}{runner:>16,.0f}{recorded:>12}")

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from simyard.platform.episode import EpisodeResult
-from simyard.platform.runlog import RunDir
+from simyard.platform.rundir import RunDir
 from simyard.platform.stats import mcnemar_exact, mean_interval, paired_bootstrap, wilson_interval
 
 #: The significance level behind the comparison verdicts.

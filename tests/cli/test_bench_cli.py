@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from simyard.platform.runlog import INDEX_FILE, open_run
+from simyard.platform.rundir import INDEX_FILE, open_run
 from tests.platform.bench_worlds import MODULE, write_tiny_suite
 
 REPO = Path(__file__).resolve().parents[2]

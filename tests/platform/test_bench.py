@@ -11,7 +11,8 @@ from simyard.platform.bench import ResumeError, episode_seed, run_bench
 from simyard.platform.episode import Limits
 from simyard.platform.errors import RunDirError, UnknownNameError
 from simyard.platform.plugins import PluginImportError
-from simyard.platform.runlog import INDEX_FILE, open_run, read_trajectory
+from simyard.platform.rundir import INDEX_FILE, open_run
+from simyard.platform.trajectory import read_trajectory
 from tests.platform.bench_worlds import MODULE, TinyAsyncAgent, write_tiny_suite
 
 PLUGINS = [MODULE]

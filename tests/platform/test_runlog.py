@@ -9,18 +9,10 @@ import pytest
 
 from simyard.platform.episode import EpisodeResult, run_episode_with
 from simyard.platform.errors import RunDirError
-from simyard.platform.runlog import (
-    INDEX_FILE,
-    EpisodeWriter,
-    ResultsIndex,
-    RunConfig,
-    RunDir,
-    RunManifest,
-    open_run,
-    read_episode_result,
-    read_trajectory,
-    single_episode_writer,
-)
+from simyard.platform.manifest import RunConfig, RunManifest
+from simyard.platform.results import ResultsIndex
+from simyard.platform.rundir import INDEX_FILE, RunDir, open_run, single_episode_writer
+from simyard.platform.trajectory import EpisodeWriter, read_episode_result, read_trajectory
 from tests.platform.bench_worlds import TinyCounterAgent, TinyWorld, tiny_tasks
 
 
