@@ -66,4 +66,9 @@ def run_episode(
         return run_episode_with(env, agent, task, seed, limits or Limits())
     finally:
         if owned:
-            env.close()
+            try:
+                env.close()
+            except Exception as exc:  # the episode's result stands; a world that fails to close is reported, not raised
+                import warnings
+
+                warnings.warn(f"world {world!r} failed to close: {type(exc).__name__}: {exc}", stacklevel=2)

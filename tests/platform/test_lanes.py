@@ -228,3 +228,38 @@ def test_sigterm_stops_like_ctrl_c_and_the_run_says_interrupted(tmp_path, worker
     assert manifest["status"] == "interrupted"
     rows = open_run(tmp_path / "run").results()
     assert 2 <= len(rows) < 30 and all(row.status == "completed" for row in rows)  # in-flight ones finished, not lost
+
+
+def test_run_episode_keeps_its_result_when_the_world_fails_to_close():
+    import simyard
+    from simyard.platform import registry
+
+    registry.register_world("tiny-close-fails", _CloseFailsWorld)
+    with pytest.warns(UserWarning, match="failed to close"):
+        result = simyard.run_episode("tiny-close-fails", TinyCounterAgent(), task=tiny_tasks(1)[0], seed=0)
+    assert result.status == "completed" and result.success
+
+
+@pytest.mark.parametrize("line, problem", [
+    ('{"task_id": "a", "world": "w", "subset": "s"}', "missing seed"),
+    ('{"task_id": "a", "world": "w", "subset": "s", "seed": 1, "steps": "many"}', "steps is 'many'"),
+    ('{"task_id": "a", "world": "w", "subset": "s", "seed": "x"}', "seed is 'x'"),
+])
+def test_a_results_row_with_missing_fields_or_wrong_types_is_one_clear_error(tmp_path, line, problem):
+    from simyard.platform.results import ResultsIndex
+
+    path = tmp_path / "results.jsonl"
+    path.write_text(line + "\n")
+    with pytest.raises(RunDirError, match=problem):
+        ResultsIndex(path).read()
+
+
+def test_invalid_utf8_in_a_trajectory_is_one_clear_error(tmp_path):
+    from simyard.platform.trajectory import read_trajectory
+
+    episode = tmp_path / "ep"
+    episode.mkdir()
+    damaged = b'{"type": "reset"}\n{"type": "step", "x": "\xff\xfe"}\n{"type":"end"}\n'
+    (episode / "trajectory.jsonl").write_bytes(damaged)
+    with pytest.raises(RunDirError, match="trajectory.jsonl:2 is not a JSON object in UTF-8"):
+        read_trajectory(episode)
