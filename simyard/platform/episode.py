@@ -37,7 +37,7 @@ from simyard.platform.api import (
     Task,
     WorldAware,
 )
-from simyard.platform.errors import InfraError
+from simyard.platform.errors import InfraError, describe
 
 #: How an episode ended. `completed` covers every end the agent brought about (success or failure); the errors say whose
 #: fault the end was; `infra_error` episodes are retried and never count as failures; `timeout` is the wall clock.
@@ -217,8 +217,8 @@ def _episode_loop(
         if isinstance(exc, (CallTimeout, TimeoutError, asyncio.TimeoutError)):
             return timed_out(f"the agent's {doing}")
         if isinstance(exc, InfraError):
-            return finish("infra_error", "infra_error", f"agent's {doing} failed: {_describe(exc)}")
-        return finish("agent_error", "agent_error", f"agent failed to {doing}: {_describe(exc)}")
+            return finish("infra_error", "infra_error", f"agent's {doing} failed: {describe(exc)}")
+        return finish("agent_error", "agent_error", f"agent failed to {doing}: {describe(exc)}")
 
     reply = yield _Call(env.reset, (task, seed), deadline)
     if isinstance(reply, CallTimeout):
@@ -328,8 +328,8 @@ def _start_agent(agent: Agent, env: Env, task: Task, spec: ActionSpec) -> None:
 
 def _world_failure(exc: BaseException, doing: str) -> tuple[Status, EndReason, str]:
     if isinstance(exc, InfraError):
-        return "infra_error", "infra_error", f"world infrastructure failed on {doing}: {_describe(exc)}"
-    return "world_error", "world_error", f"world failed on {doing}: {_describe(exc)}"
+        return "infra_error", "infra_error", f"world infrastructure failed on {doing}: {describe(exc)}"
+    return "world_error", "world_error", f"world failed on {doing}: {describe(exc)}"
 
 
 def _malformed_decision(decision: Decision) -> str | None:
@@ -381,10 +381,6 @@ def _short(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 # ------------------------------------------------------------------------------------------------- the drivers

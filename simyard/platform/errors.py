@@ -59,3 +59,9 @@ def require(module: str, extra: str):
         raise MissingExtraError(
             f"{module!r} is not installed", hint=f"install it with: pip install 'simyard[{extra}]'"
         ) from exc
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: first line of the message`: how an exception is shown in a result row or a one-line warning."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

@@ -23,7 +23,7 @@ from typing import Any
 from simyard.platform import registry
 from simyard.platform.api import Agent, Env, Task
 from simyard.platform.episode import EndReason, EpisodeResult, Lane, Status, arun_episode_with
-from simyard.platform.errors import SimyardError
+from simyard.platform.errors import SimyardError, describe
 from simyard.platform.executor import Executor, Key, WorkerSpec
 from simyard.platform.resources import Resources
 from simyard.platform.rundir import RunDir
@@ -88,7 +88,7 @@ class EpisodeRunner:
         except Exception as exc:
             raise SimyardError(
                 f"agent {self.spec.agent!r} could not be built with options {self.spec.agent_options}: "
-                f"{_describe(exc)}",
+                f"{describe(exc)}",
                 hint=f"see `simyard agents info {self.spec.agent}` for its options",
             ) from None
 
@@ -154,7 +154,7 @@ class EpisodeRunner:
         try:
             result = await arun_episode_with(env, state.agent, task, seed, self.spec.limits, writer, state.lane)
         except Exception as exc:  # a bug below the runner is still only this episode's failure
-            result = _failed(task, seed, "world_error", f"internal error: {_describe(exc)}", writer)
+            result = _failed(task, seed, "world_error", f"internal error: {describe(exc)}", writer)
         finally:
             writer.close()
         if state.lane.broken:
@@ -171,7 +171,7 @@ class EpisodeRunner:
                 state.worlds[task.world] = await state.lane.call(
                     lambda: registry.make(task.world, resources=self.resources, **options), (), None)
             except Exception as exc:
-                return f"world could not be built: {_describe(exc)}"
+                return f"world could not be built: {describe(exc)}"
         return state.worlds[task.world]
 
     def _replace_lane(self, state: _LaneState) -> None:
@@ -216,17 +216,13 @@ def _close_quietly(thing: Any, what: str, lane: Lane | None) -> None:
         else:
             thing.close()
     except Exception as exc:
-        print(f"warning: closing {what} failed: {_describe(exc)}", file=sys.stderr)
+        print(f"warning: closing {what} failed: {describe(exc)}", file=sys.stderr)
 
 
 def _warn_wedged(message: str) -> None:
     print(f"warning: {message}; its thread is abandoned (with --workers 2 or more, such a worker is restarted)",
           file=sys.stderr)
 
-
-def _describe(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 class InProcessExecutor(Executor):

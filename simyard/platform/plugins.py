@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from simyard.platform.errors import SimyardError
+from simyard.platform.errors import SimyardError, describe
 
 
 class PluginImportError(SimyardError):
@@ -60,7 +60,7 @@ def import_plugins(imports: Iterable[str]) -> None:
         except SimyardError:
             raise
         except Exception as exc:
-            raise PluginImportError(f"cannot import plugin {item!r}: {_describe(exc)}", hint=hint) from exc
+            raise PluginImportError(f"cannot import plugin {item!r}: {describe(exc)}", hint=hint) from exc
 
 
 def _import_file(path: Path) -> None:
@@ -86,7 +86,3 @@ def _import_file(path: Path) -> None:
         del sys.modules[name]
         raise
 
-
-def _describe(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

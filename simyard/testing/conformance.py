@@ -29,6 +29,7 @@ import numpy as np
 
 from simyard.platform import registry
 from simyard.platform.api import ActionSpec, Env, Observation, StepResult, Task
+from simyard.platform.errors import describe
 
 __all__ = ["CheckResult", "all_passed", "check_world", "format_report", "summary"]
 
@@ -124,7 +125,7 @@ def check_world(
     try:
         task_list, source = _find_tasks(world_cls, name, tasks, sample)
     except Exception as exc:
-        return [CheckResult("tasks", False, f"could not get tasks: {_describe(exc)}")]
+        return [CheckResult("tasks", False, f"could not get tasks: {describe(exc)}")]
     if not task_list:
         return [CheckResult("tasks", False, f"no tasks to check: {source}")]
     unique: dict[str, Task] = {}
@@ -164,7 +165,7 @@ def check_world(
         except _Failed as failure:
             results.append(CheckResult(check_name, False, str(failure)))
         except Exception as exc:  # a crash inside a check is that check's failure, never the caller's
-            results.append(CheckResult(check_name, False, f"raised {_describe(exc)}"))
+            results.append(CheckResult(check_name, False, f"raised {describe(exc)}"))
     return results
 
 
@@ -280,7 +281,7 @@ def _play(world_cls: type[Env], task: Task, seed: int, steps: int, global_seed: 
     except _Failed as failure:
         trace.error = str(failure)
     except Exception as exc:
-        trace.error = _describe(exc)
+        trace.error = describe(exc)
     finally:
         np.random.set_state(saved[0])
         random.setstate(saved[1])
@@ -413,7 +414,7 @@ def _bad_actions(world_cls: type[Env], task: Task, seed: int) -> str:
             try:
                 result = world.step(action)
             except Exception as exc:
-                problems.append(f"step({action!r}) raised {_describe(exc)}; answer info['valid']=False instead")
+                problems.append(f"step({action!r}) raised {describe(exc)}; answer info['valid']=False instead")
                 continue
             info = result.info if isinstance(result, StepResult) and isinstance(result.info, Mapping) else {}
             if info.get("valid", True) is not False:
@@ -614,10 +615,6 @@ def _quiet_close(world: Env) -> None:
     except Exception:
         pass  # the close check reports close() failures; elsewhere they must not hide the real finding
 
-
-def _describe(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def _short(value: Any, limit: int = 60) -> str:
