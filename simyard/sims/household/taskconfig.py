@@ -3,6 +3,7 @@
 A task names its scene either by a seed (a procedural home, rebuilt identically on every machine) or by an explicit
 `House` in `scene` (from EB-ALFRED's data, say), its goal as predicate texts (`goals`), and the reference plan in the
 world's skill words (`plan`, like EB-ALFRED's `NL Steps`), which tests and the docs use to show a task is solvable.
+EB-Habitat tasks may add `subgoals`, the stages its `task_progress` counts (each counted once reached).
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ class HouseholdConfig(BaseModel):
     scene: dict[str, Any] | None = Field(default=None, description="an explicit House.to_dict()")
     task_type: str = Field(default="", description="ALFRED's task type or the generator's, for reports")
     plan: list[str] = Field(default_factory=list, description="a reference plan in skill words")
+    subgoals: list[list[str]] | None = Field(
+        default=None,
+        description="EB-Habitat's progress stages: lists of goal predicates, each reached once all hold together",
+    )
     max_steps: int = Field(default=30, ge=1, description="EmbodiedBench: 30")
     max_invalid: int = Field(default=10, ge=1, description="EmbodiedBench ends an episode after 10 invalid actions")
 
@@ -36,6 +41,15 @@ class HouseholdConfig(BaseModel):
             goals.parse_all(value)
         except TaskFileError as exc:  # as a ValueError, so pydantic's error names the task and the field
             raise ValueError(f"{exc} ({exc.hint})") from None
+        return value
+
+    @field_validator("subgoals")
+    @classmethod
+    def _subgoals_parse(cls, value: list[list[str]] | None) -> list[list[str]] | None:
+        for stage in value or []:
+            if not stage:
+                raise ValueError("a subgoal lists at least one predicate")
+            cls._goals_parse(stage)
         return value
 
     @model_validator(mode="after")
