@@ -30,6 +30,7 @@ from simyard.cli.common import (
     positive,
     with_model_flags,
 )
+from simyard.cli.tasks import DataOpt, SuiteOpt, suite_options
 from simyard.platform.errors import RunDirError, SimyardError
 
 if TYPE_CHECKING:  # the bench machinery is imported when a bench command runs, not for every `simyard ...`
@@ -132,6 +133,8 @@ def run_command(
                                                   show_default="65536")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any episode ended in an error (by default "
                                          "only when every episode did).")] = False,
+    data: DataOpt = None,
+    suite_opt: SuiteOpt = None,
 ) -> None:
     """Run an agent on every task of a suite and record a resumable run directory.
 
@@ -147,6 +150,13 @@ def run_command(
     """
     options = with_model_flags(parse_options(agent_opt) if agent_opt else None, base_url, model, api_key_env)
     world_options = parse_options(world_opt, "--world-opt") if world_opt else None
+    given_suite_options = suite_options(data, suite_opt)
+    if given_suite_options:
+        if not suite:
+            raise SimyardError("--data and --suite-opt need a suite", hint="a resumed run keeps its own tasks")
+        from simyard.platform import registry
+
+        registry.bind_suite_options(suite, given_suite_options)  # the runner loads the suite by name
     if resume is not None:
         if out is not None:
             raise SimyardError(f"--out {out} cannot be used with --resume: a resumed run stays in its own directory",

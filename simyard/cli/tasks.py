@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
 
 from simyard.cli import render
-from simyard.cli.common import console, first_line, positive
+from simyard.cli.common import console, first_line, parse_options, positive
 
 tasks_app = typer.Typer(help="Task suites: list their tasks and show one.", no_args_is_help=True)
+
+#: `--data PATH`: the data folder a suite reads (EmbodiedBench's EB-ALFRED folder for `eb-alfred`).
+DataOpt = Annotated[str | None, typer.Option("--data", help="Data folder the suite reads its tasks from "
+                                             "(same as --suite-opt data=PATH).")]
+SuiteOpt = Annotated[list[str] | None, typer.Option("--suite-opt", help="Suite option key=value (repeatable; "
+                                                    "values parse as JSON when they can).")]
+
+
+def suite_options(data: str | None, suite_opt: list[str] | None) -> dict[str, Any]:
+    """The suite options of a command line: `--suite-opt` pairs, with `--data` folded in as `data`."""
+    options = parse_options(suite_opt, "--suite-opt")
+    if data is not None:
+        options["data"] = data
+    return options
 
 
 @tasks_app.command("list")
@@ -22,14 +36,19 @@ def tasks_list(
     subset: Annotated[str | None, typer.Option(help="Only tasks of this subset.")] = None,
     limit: Annotated[int | None, typer.Option(help="Show at most this many.", callback=positive(
         "--limit", "omit it to list every task"))] = None,
+    data: DataOpt = None,
+    suite_opt: SuiteOpt = None,
 ) -> None:
     """List the tasks of a suite, with a count per world and subset.
 
     Example: simyard tasks list ragen --world sokoban --limit 5
+
+    Example: simyard tasks list eb-alfred --data ~/EmbodiedBench/embodiedbench/envs/eb_alfred/data
     """
     from simyard.platform import registry
 
-    tasks = [t for t in registry.load_suite(suite) if (world in (None, t.world)) and (subset in (None, t.subset))]
+    every = registry.load_suite(suite, suite_options(data, suite_opt))
+    tasks = [t for t in every if (world in (None, t.world)) and (subset in (None, t.subset))]
     cells = [["id", "world", "subset", "max steps", "instruction"]]
     for task in tasks[:limit]:
         cells.append([task.id, task.world, task.subset, str(task.max_steps), first_line(task.instruction)[:60]])
@@ -45,6 +64,8 @@ def tasks_list(
 def tasks_show(
     suite: Annotated[str, typer.Argument(help="Suite name or task file.")],
     task_id: Annotated[str, typer.Argument(help="Task id (see `simyard tasks list SUITE`).")],
+    data: DataOpt = None,
+    suite_opt: SuiteOpt = None,
 ) -> None:
     """Show one task in full, as JSON.
 
@@ -52,5 +73,5 @@ def tasks_show(
     """
     from simyard.platform import registry
 
-    task = registry.find_task(registry.load_suite(suite), task_id, suite)
+    task = registry.find_task(registry.load_suite(suite, suite_options(data, suite_opt)), task_id, suite)
     typer.echo(json.dumps(task.model_dump(), indent=2, ensure_ascii=False))
