@@ -27,7 +27,7 @@ from simyard.platform import registry, rundir
 from simyard.platform.api import Task
 from simyard.platform.episode import EpisodeResult, Limits
 from simyard.platform.errors import SimyardError
-from simyard.platform.executor import Executor, WorkerSpec, make_executor
+from simyard.platform.executor import Executor, WorkerSpec, make_executor, start_pool
 from simyard.platform.frames import FramePolicy
 from simyard.platform.lanes import options_for
 from simyard.platform.manifest import RunConfig, RunManifest, RunSession, environment_facts, now_iso
@@ -161,6 +161,21 @@ def run_bench(
     elif save_frames is False:
         frames = "none"
     recorded_options = {"frames": frames, "video": video, "world_options": world_options, "reply_cap": reply_cap}
+    # Workers start now, so importing simyard in them overlaps loading the suite; closing twice is harmless.
+    started = start_pool(workers)
+    try:
+        return _prepare_and_execute(suite, agent, agent_options, workers, concurrency, limit, seed, out, resume,
+                                    limits, imports, recorded_options, watchdog_grace_s, progress, started)
+    finally:
+        if started is not None:
+            started.close()
+
+
+def _prepare_and_execute(suite: str | None, agent: str | None, agent_options: dict[str, Any] | None, workers: int,
+                         concurrency: int, limit: int | None, seed: int | None, out: str | Path | None,
+                         resume: str | Path | None, limits: Limits | None, imports: Sequence[str],
+                         recorded_options: dict[str, Any], watchdog_grace_s: float,
+                         progress: ProgressCallback | None, started: Executor | None) -> BenchSummary:
     if resume is not None:
         if out is not None:
             raise BenchOptionError("--out cannot be combined with --resume: a resumed run stays where it is",
@@ -178,7 +193,8 @@ def run_bench(
 
     lock = run.lock()  # one writer per run directory: a second resume of the same run is refused, not interleaved
     try:
-        return _execute(run, config, tasks, resume is not None, workers, concurrency, progress, watchdog_grace_s)
+        return _execute(run, config, tasks, resume is not None, workers, concurrency, progress, watchdog_grace_s,
+                        started)
     except SimyardError:
         lock.close()
         if resume is None and not run.results():
@@ -191,7 +207,7 @@ def run_bench(
 
 
 def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, workers: int, concurrency: int,
-             progress: ProgressCallback | None, grace_s: float) -> BenchSummary:
+             progress: ProgressCallback | None, grace_s: float, started: Executor | None = None) -> BenchSummary:
     pairs = [(task, episode_seed(config.seed, task.id)) for task in tasks]
     recorded = {(result.task_id, result.seed): result for result in run.results()}
     wanted = {(task.id, seed) for task, seed in pairs}
@@ -228,7 +244,7 @@ def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, 
     status = "failed"
     tally.report()
     stopper = _Stopper(lambda: tally.report(stopping=True))
-    executor = make_executor(spec, 1 if len(missing) == 1 else workers)
+    executor = make_executor(spec, 1 if len(missing) == 1 else workers, started)
     with run_resources(config, tasks) as _run_scope:
         try:
             with stopper, executor:

@@ -86,12 +86,35 @@ class Executor(abc.ABC):
         self.close()
 
 
-def make_executor(spec: WorkerSpec, workers: int) -> Executor:
-    """The executor for `workers` processes: in this process for 1, a spawned pool otherwise."""
+def make_executor(spec: WorkerSpec, workers: int, started: Executor | None = None) -> Executor:
+    """The executor for `workers` processes: in this process for 1, a spawned pool otherwise.
+
+    `started` is a pool from `start_pool`, spawned before the run was known: it is used when a pool is wanted and
+    closed otherwise (a run left with one task runs it in process).
+    """
+    from simyard.platform.pool import PoolExecutor
+
+    if workers > 1 and isinstance(started, PoolExecutor):
+        started.configure(spec)
+        return started
+    if started is not None:
+        started.close()
     if workers <= 1:
         from simyard.platform.lanes import InProcessExecutor
 
         return InProcessExecutor(spec)
+    return PoolExecutor(spec, workers)
+
+
+def start_pool(workers: int) -> Executor | None:
+    """Worker processes spawned now, for a run about to be set up; None for one worker (nothing to start).
+
+    Hand the result to `make_executor`, or `close()` it if the run never starts.
+    """
+    if workers <= 1:
+        return None
     from simyard.platform.pool import PoolExecutor
 
-    return PoolExecutor(spec, workers)
+    pool = PoolExecutor(None, workers)
+    pool.start()
+    return pool

@@ -111,9 +111,11 @@ class EpisodeWriter:
             self._handle = None
 
     def _open(self) -> None:
-        if self.episode_dir.exists():
+        try:
+            self.episode_dir.mkdir(parents=True)  # tried first: a stat beforehand would cost every episode
+        except FileExistsError:
             shutil.rmtree(self.episode_dir)  # leftovers of an attempt that never reached the index
-        self.episode_dir.mkdir(parents=True)
+            self.episode_dir.mkdir()
         self._handle = (self.episode_dir / TRAJECTORY_FILE).open("w", encoding="utf-8", buffering=1 << 16)
 
     def _observation(self, index: int, observation: Observation) -> dict[str, Any]:
