@@ -6,6 +6,7 @@ REGISTRY: dict[str, dict[str, str]] = {
         "frozenlake": "simyard.sims.puzzles.frozenlake:FrozenLakeEnv",
         "bandit": "simyard.sims.puzzles.bandit:BanditEnv",
         "countdown": "simyard.sims.puzzles.countdown:CountdownEnv",
+        "rearrange": "simyard.sims.household.rearrange:RearrangeEnv",
     },
     "agent": {
         "random": "simyard.agents.baselines:RandomAgent",
@@ -15,5 +16,6 @@ REGISTRY: dict[str, dict[str, str]] = {
     },
     "suite": {
         "ragen": "simyard.tasks.ragen:ragen_suite",
+        "eb-habitat": "simyard.tasks.eb_habitat:eb_habitat_suite",
     },
 }
