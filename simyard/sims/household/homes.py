@@ -174,7 +174,7 @@ class _Builder:
                 x, y, yaw = spot
                 depth, height = size[1], size[2]
                 lift = 0.9 if type_ in ("Microwave", "CoffeeMachine", "Toaster") else 0.0
-                lift = 0.8 if type_ in ("StoveBurner",) else lift
+                lift = 0.8 if type_ in ("StoveBurner", "SinkBasin") else lift
                 if type_ in ("ToiletPaperHanger", "HandTowelHolder", "TowelHolder"):
                     lift = 0.7
                 fx, fy = _inward(yaw)
