@@ -125,7 +125,11 @@ def _import_gl_context(name: str) -> Any:
         else:
             from mujoco.osmesa import GLContext
     except Exception as exc:  # noqa: BLE001 -- an ImportError, or a ctypes/PyOpenGL error from a missing library
-        need = "an EGL driver (libEGL, a GPU driver)" if name == "egl" else "Debian's libosmesa6 (apt-get install libosmesa6)"
+        need = (
+            "an EGL driver (libEGL, a GPU driver)"
+            if name == "egl"
+            else "Debian's libosmesa6 (apt-get install libosmesa6)"
+        )
         raise RenderError(
             f"the {name} render backend cannot be loaded: {' '.join(str(exc).split())}",
             hint=f"install {need}, or choose another backend ({', '.join(BACKENDS)})",
@@ -336,7 +340,9 @@ class Renderer:
         rgb = rgb[::-1]  # GL rows start at the bottom
         if geom_of_segment is None:
             return np.ascontiguousarray(rgb)
-        segment = rgb[..., 0].astype(np.int32) | (rgb[..., 1].astype(np.int32) << 8) | (rgb[..., 2].astype(np.int32) << 16)
+        segment = (
+            rgb[..., 0].astype(np.int32) | (rgb[..., 1].astype(np.int32) << 8) | (rgb[..., 2].astype(np.int32) << 16)
+        )
         return geom_of_segment[np.minimum(segment, len(geom_of_segment) - 1)]
 
     def forget(self, model: mujoco.MjModel) -> None:
@@ -402,8 +408,9 @@ class Renderer:
         if self.backend == "egl":
             from mujoco import egl
 
-            egl.EGL.eglMakeCurrent(egl.EGL_DISPLAY, egl.EGL.EGL_NO_SURFACE, egl.EGL.EGL_NO_SURFACE,
-                                   egl.EGL.EGL_NO_CONTEXT)
+            egl.EGL.eglMakeCurrent(
+                egl.EGL_DISPLAY, egl.EGL.EGL_NO_SURFACE, egl.EGL.EGL_NO_SURFACE, egl.EGL.EGL_NO_CONTEXT
+            )
         else:
             from OpenGL import GL, osmesa
 
@@ -443,6 +450,12 @@ def _aim(scene: Any, view: View) -> None:
             eye.orthographic = 0
             eye.frustum_top = view.near_m * math.tan(math.radians(view.fovy_deg) / 2)
         eye.frustum_bottom = -eye.frustum_top
+    # mjv_updateScene bakes the headlight from its own camera into the light list; point it along this view's.
+    for index in range(scene.nlight):
+        light = scene.lights[index]
+        if light.headlight:
+            light.pos[:] = view.pos
+            light.dir[:] = forward
 
 
 def _segment_table(scene: Any) -> np.ndarray:
