@@ -17,9 +17,10 @@ Naming, decided once for the `rearrange` world and its suite:
 * `SKILL_WORDS[id]` is what a skill calls the thing ("table 1", "left counter in the kitchen"); `SHORT_NAMES[id]`
   what an instruction calls it ("the left counter").
 
-Geometry: `pos` is the centre of a thing's footprint at the height of the surface objects rest on (a receptacle)
-or of its centre (an object); `size_m` is (extent along x, extent along y, height) in the world's axes, as placed;
-`yaw_deg` is the direction the thing's front faces (0 = +x, 90 = +y), where the robot stands to use it.
+Geometry follows the MuJoCo scene's conventions (`scene.py`): metres, z up; `pos` is the centre of a thing's box;
+`yaw_deg` is the direction its front faces (0 = +x, 90 = +y), where the robot stands to use it; `size_m` is (width
+across the front, depth, height). Furniture stands on the floor, its height being that of the surface objects lie
+on; every piece faces along x or along y, so `footprint` gives the floor rectangle it covers.
 
 Layout, seen from above with x to the east and y to the north: the kitchen is the west part. Its counter runs
 along the north wall, west to east: left drawer, left counter, sink, right counter, right drawer, then the
@@ -30,6 +31,7 @@ other, two tables and a chair.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -157,15 +159,15 @@ SHORT_NAMES: dict[str, str] = {**{spot.id: spot.short for spot in SPOTS}, **{k.t
 TABLE_COLORS = ("black", "brown", "white", "gray")
 _TABLE_MATERIAL = {"black": "wood", "brown": "wood", "white": "plastic", "gray": "metal"}
 
-# Furniture: footprint (width along its wall or x, depth), height of the surface objects lie on, full height.
+# Furniture sizes: (width across its front, depth, height of the surface objects lie on), the scene's convention.
 _SIZE = {
-    "sofa": (2.0, 0.9, 0.45, 0.85),
-    "tv_stand": (1.6, 0.45, 0.55, 0.55),
-    "table_1": (1.2, 0.8, 0.75, 0.75),
-    "table_2": (1.0, 0.7, 0.75, 0.75),
-    "chair_1": (0.5, 0.5, 0.45, 0.9),
-    "refrigerator": (0.8, 0.7, 0.9, 1.8),
-    "cabinet": (0.6, 0.6, 0.35, 0.9),
+    "sofa": (2.0, 0.9, 0.5),
+    "tv_stand": (1.6, 0.45, 0.55),
+    "table_1": (1.2, 0.8, 0.75),
+    "table_2": (1.0, 0.7, 0.75),
+    "chair_1": (0.5, 0.5, 0.45),
+    "refrigerator": (0.8, 0.7, 1.8),
+    "cabinet": (0.6, 0.6, 0.9),
 }
 _COUNTER_DEPTH = 0.6
 _COUNTER_TOP = 0.9
@@ -173,6 +175,8 @@ _DRAWER_TOP = 0.55
 _KITCHEN_WIDTH = 6.0
 _LIVING_WIDTH = 6.0
 _DEPTH = 6.0
+#: Facing directions (yaw_deg, the way a thing's front faces).
+_EAST, _NORTH, _SOUTH = 0.0, 90.0, 270.0
 #: Free space kept around living-room furniture, so the robot could pass and nothing touches.
 _CLEARANCE = 0.5
 #: Objects in a scene: EB-Habitat's episodes spread about a dozen YCB objects over the receptacles.
@@ -198,23 +202,23 @@ def generate(seed: int) -> House:
 def _receptacle(
     spot_id: str,
     center: tuple[float, float],
-    footprint: tuple[float, float],
-    top_m: float,
-    height_m: float,
+    size: tuple[float, float, float],
     yaw_deg: float,
     color: str,
     material: str,
     shape: str = "box",
 ) -> Thing:
+    """A piece of furniture standing on the floor: `pos` is the centre of its box, `size` (width, depth, height)."""
     spot = SPOT[spot_id]
+    width, depth, height = (round(side, 3) for side in size)
     return Thing(
         id=spot.id,
         type=spot.type,
         name=spot.id,
         room=spot.room,
-        pos=(round(center[0], 3), round(center[1], 3), round(top_m, 3)),  # z: the surface objects rest on
+        pos=(round(center[0], 3), round(center[1], 3), round(height / 2, 3)),
         yaw_deg=yaw_deg,
-        size_m=(round(footprint[0], 3), round(footprint[1], 3), round(height_m, 3)),
+        size_m=(width, depth, height),
         color=color,
         material=material,
         shape=shape,
@@ -240,112 +244,64 @@ def _kitchen(house: House, rng: np.random.Generator) -> None:
         width += float(rng.uniform(-0.05, 0.1))
         color = "gray" if spot_id == "sink" else counter_color
         material = "metal" if spot_id == "sink" else counter_material
-        house.add(
-            _receptacle(spot_id, (x + width / 2, y), (width, _COUNTER_DEPTH), top, _COUNTER_TOP, 180.0, color, material)
-        )
+        house.add(_receptacle(spot_id, (x + width / 2, y), (width, _COUNTER_DEPTH, top), _SOUTH, color, material))
         x += width + 0.01  # a seam, so rounded footprints never touch
-    fridge_w, fridge_d, fridge_shelf, fridge_h = _SIZE["refrigerator"]
+    fridge_w, fridge_d, fridge_h = _SIZE["refrigerator"]
     x += float(rng.uniform(0.05, 0.2))
     fridge_color = str(rng.choice(["white", "gray", "black"]))
-    fridge = _receptacle(
-        "refrigerator",
-        (x + fridge_w / 2, _DEPTH - fridge_d / 2),
-        (fridge_w, fridge_d),
-        fridge_shelf,
-        fridge_h,
-        180.0,
-        fridge_color,
-        "metal",
+    house.add(
+        _receptacle(
+            "refrigerator",
+            (x + fridge_w / 2, _DEPTH - fridge_d / 2),
+            _SIZE["refrigerator"],
+            _SOUTH,
+            fridge_color,
+            "metal",
+        )
     )
-    house.add(fridge)
-    push = _receptacle(
-        "fridge_push_point",
-        (x + fridge_w / 2, _DEPTH - fridge_d - 0.45),
-        (0.3, 0.3),
-        0.0,
-        0.01,
-        180.0,
-        "gray",
-        "plastic",
-        shape="cylinder",
-    )
-    house.add(push)
-    cab_w, cab_d, cab_shelf, cab_h = _SIZE["cabinet"]
+    push_point = (x + fridge_w / 2, _DEPTH - fridge_d - 0.45)
+    house.add(_receptacle("fridge_push_point", push_point, (0.3, 0.3, 0.01), _SOUTH, "gray", "plastic", "cylinder"))
+    cab_w, cab_d, cab_h = _SIZE["cabinet"]
     cabinet_color = str(rng.choice(["white", "brown", "gray", "beige"]))
     cy = _DEPTH - _COUNTER_DEPTH - 0.3 - cab_w / 2 - float(rng.uniform(0.0, 0.4))
-    for cabinet in ("cabinet_7", "cabinet_6", "cabinet_5", "cabinet_4"):  # north to south along the west wall
-        house.add(_receptacle(cabinet, (cab_d / 2, cy), (cab_d, cab_w), cab_shelf, cab_h, 90.0, cabinet_color, "wood"))
+    for cabinet in CABINETS:  # 7 to 4, north to south along the west wall
+        house.add(_receptacle(cabinet, (cab_d / 2, cy), _SIZE["cabinet"], _EAST, cabinet_color, "wood"))
         cy -= cab_w + float(rng.uniform(0.02, 0.15))
 
 
 def _living_room(house: House, rng: np.random.Generator) -> None:
     """Sofa and TV stand on facing walls, then tables and the chair wherever they fit without overlap."""
     x0, x1 = _KITCHEN_WIDTH, _KITCHEN_WIDTH + _LIVING_WIDTH
-    placed: list[tuple[float, float, float, float]] = []
-    sofa_w, sofa_d, sofa_top, sofa_h = _SIZE["sofa"]
-    tv_w, tv_d, tv_top, tv_h = _SIZE["tv_stand"]
+    sofa_w, sofa_d, _ = _SIZE["sofa"]
+    tv_w, tv_d, _ = _SIZE["tv_stand"]
     sofa_south = bool(rng.integers(2))
     sx = float(rng.uniform(x0 + 0.3 + sofa_w / 2, x1 - 0.3 - sofa_w / 2))
     tx = sx + float(rng.uniform(-0.5, 0.5))
     sofa_y, tv_y = (sofa_d / 2, _DEPTH - tv_d / 2) if sofa_south else (_DEPTH - sofa_d / 2, tv_d / 2)
     sofa_color = str(rng.choice(["gray", "blue", "beige", "green", "red"]))
-    house.add(
-        _receptacle(
-            "sofa",
-            (sx, sofa_y),
-            (sofa_w, sofa_d),
-            sofa_top,
-            sofa_h,
-            90.0 if sofa_south else 270.0,
-            sofa_color,
-            "fabric",
-        )
-    )
-    house.add(
-        _receptacle(
-            "tv_stand",
-            (tx, tv_y),
-            (tv_w, tv_d),
-            tv_top,
-            tv_h,
-            270.0 if sofa_south else 90.0,
-            str(rng.choice(["black", "brown", "white"])),
-            "wood",
-        )
-    )
-    placed += [_box(sx, sofa_y, sofa_w, sofa_d), _box(tx, tv_y, tv_w, tv_d)]
+    facing = (_NORTH, _SOUTH) if sofa_south else (_SOUTH, _NORTH)
+    house.add(_receptacle("sofa", (sx, sofa_y), _SIZE["sofa"], facing[0], sofa_color, "fabric"))
+    tv_color = str(rng.choice(["black", "brown", "white"]))
+    house.add(_receptacle("tv_stand", (tx, tv_y), _SIZE["tv_stand"], facing[1], tv_color, "wood"))
+    placed = [_box(sx, sofa_y, sofa_w, sofa_d), _box(tx, tv_y, tv_w, tv_d)]
     colors = [str(color) for color in rng.permutation(TABLE_COLORS)[:2]]
     for spot_id, color in zip(("table_1", "table_2"), colors, strict=True):
-        width, depth, top, height = _SIZE[spot_id]
+        width, depth, _ = _SIZE[spot_id]  # facing north: width along x
         center = _free_spot(rng, placed, width, depth, (x0, 0.0, x1, _DEPTH))
         placed.append(_box(*center, width, depth))
-        house.add(_receptacle(spot_id, center, (width, depth), top, height, 0.0, color, _TABLE_MATERIAL[color]))
-    width, depth, top, height = _SIZE["chair_1"]
+        house.add(_receptacle(spot_id, center, _SIZE[spot_id], _NORTH, color, _TABLE_MATERIAL[color]))
+    width, depth, _ = _SIZE["chair_1"]
     table = house.things[str(rng.choice(["table_1", "table_2"]))]
-    near = (
-        table.pos[0] - table.size_m[0],
-        table.pos[1] - table.size_m[1],
-        table.pos[0] + table.size_m[0],
-        table.pos[1] + table.size_m[1],
-    )
-    area = (max(x0, near[0]), max(0.0, near[1]), min(x1, near[2]), min(_DEPTH, near[3]))
+    tx0, ty0, tx1, ty1 = footprint(table)
+    area = (max(x0, 2 * tx0 - tx1), max(0.0, 2 * ty0 - ty1), min(x1, 2 * tx1 - tx0), min(_DEPTH, 2 * ty1 - ty0))
     center = _free_spot(rng, placed, width, depth, area, fallback=(x0, 0.0, x1, _DEPTH), clearance=0.15)
-    house.add(
-        _receptacle(
-            "chair_1",
-            center,
-            (width, depth),
-            top,
-            height,
-            0.0,
-            str(rng.choice(["brown", "black", "white", "red"])),
-            "wood",
-        )
-    )
+    chair_color = str(rng.choice(["brown", "black", "white", "red"]))
+    yaw = math.degrees(math.atan2(table.pos[1] - center[1], table.pos[0] - center[0])) % 360.0
+    house.add(_receptacle("chair_1", center, _SIZE["chair_1"], round(yaw / 90) * 90 % 360, chair_color, "wood"))
 
 
-def _box(cx: float, cy: float, width: float, depth: float) -> tuple[float, float, float, float]:
-    return (cx - width / 2, cy - depth / 2, cx + width / 2, cy + depth / 2)
+def _box(cx: float, cy: float, x_extent: float, y_extent: float) -> tuple[float, float, float, float]:
+    return (cx - x_extent / 2, cy - y_extent / 2, cx + x_extent / 2, cy + y_extent / 2)
 
 
 def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float, float], gap: float) -> bool:
@@ -355,21 +311,21 @@ def _overlaps(a: tuple[float, float, float, float], b: tuple[float, float, float
 def _free_spot(
     rng: np.random.Generator,
     placed: list[tuple[float, float, float, float]],
-    width: float,
-    depth: float,
+    x_extent: float,
+    y_extent: float,
     area: tuple[float, float, float, float],
     fallback: tuple[float, float, float, float] | None = None,
     clearance: float = _CLEARANCE,
 ) -> tuple[float, float]:
     """A centre inside `area` whose footprint keeps `clearance` from everything placed (rejection sampling)."""
     for region in (area, fallback) if fallback else (area,):
-        lo_x, hi_x = region[0] + 0.2 + width / 2, region[2] - 0.2 - width / 2
-        lo_y, hi_y = region[1] + 0.2 + depth / 2, region[3] - 0.2 - depth / 2
+        lo_x, hi_x = region[0] + 0.2 + x_extent / 2, region[2] - 0.2 - x_extent / 2
+        lo_y, hi_y = region[1] + 0.2 + y_extent / 2, region[3] - 0.2 - y_extent / 2
         if lo_x >= hi_x or lo_y >= hi_y:
             continue
         for _ in range(400):
             cx, cy = float(rng.uniform(lo_x, hi_x)), float(rng.uniform(lo_y, hi_y))
-            if not any(_overlaps(_box(cx, cy, width, depth), other, clearance) for other in placed):
+            if not any(_overlaps(_box(cx, cy, x_extent, y_extent), other, clearance) for other in placed):
                 return round(cx, 3), round(cy, 3)
     raise AssertionError("the living room has no room left")  # cannot happen with these sizes; tests cover seeds
 
@@ -428,23 +384,23 @@ def _objects(house: House, rng: np.random.Generator) -> None:
 
 def capacity(holder: Thing) -> int:
     """How many objects fit in or on `holder`, in a grid of 0.25 m slots."""
-    return max(1, int(holder.size_m[0] // 0.25)) * max(1, int(holder.size_m[1] // 0.25))
+    x0, y0, x1, y1 = footprint(holder)
+    return max(1, int((x1 - x0) // 0.25)) * max(1, int((y1 - y0) // 0.25))
 
 
 def slot_position(holder: Thing, slot: int, height_m: float) -> tuple[float, float, float]:
-    """Where the `slot`-th object on `holder` stands: slots fill a grid over the holder's surface, row by row.
+    """Where the `slot`-th object on `holder` stands (its centre): slots fill a grid over the surface, row by row.
 
-    Slots beyond the grid wrap around (a crowded receptacle stacks things in the same places, which only pictures
-    notice); the symbolic state is what skills and goals read.
+    Slots beyond the grid wrap around (a crowded receptacle stacks things in the same places; the scene spreads
+    such things out when it draws them); the symbolic state is what skills and goals read.
     """
-    columns = max(1, int(holder.size_m[0] // 0.25))
-    rows = max(1, int(holder.size_m[1] // 0.25))
+    x0, y0, x1, y1 = footprint(holder)
+    columns = max(1, int((x1 - x0) // 0.25))
+    rows = max(1, int((y1 - y0) // 0.25))
     column, row = slot % columns, (slot // columns) % rows
-    dx = (column + 0.5) / columns - 0.5
-    dy = (row + 0.5) / rows - 0.5
-    x = holder.pos[0] + dx * holder.size_m[0] * 0.8
-    y = holder.pos[1] + dy * holder.size_m[1] * 0.8
-    return round(x, 3), round(y, 3), round(holder.pos[2] + height_m / 2, 3)
+    x = (x0 + x1) / 2 + ((column + 0.5) / columns - 0.5) * (x1 - x0) * 0.8
+    y = (y0 + y1) / 2 + ((row + 0.5) / rows - 0.5) * (y1 - y0) * 0.8
+    return round(x, 3), round(y, 3), round(holder.size_m[2] + height_m / 2, 3)
 
 
 def top_holder(house: House, thing_id: str) -> Thing | None:
@@ -456,6 +412,7 @@ def top_holder(house: House, thing_id: str) -> Thing | None:
 
 
 def footprint(thing: Thing) -> tuple[float, float, float, float]:
-    """The floor rectangle (x0, y0, x1, y1) a piece of furniture covers, as placed."""
+    """The floor rectangle (x0, y0, x1, y1) a piece of furniture covers (its front faces along x or along y)."""
     width, depth = thing.size_m[0], thing.size_m[1]
-    return _box(thing.pos[0], thing.pos[1], width, depth)
+    faces_x = round(thing.yaw_deg / 90) % 2 == 0
+    return _box(thing.pos[0], thing.pos[1], depth if faces_x else width, width if faces_x else depth)

@@ -66,15 +66,15 @@ class RearrangeEnv(Env):
 
     Args:
         resolution: Side of the egocentric RGB view in pixels (EmbodiedBench: 500).
-        render: "auto" (pictures when the scene module and a renderer are there), "none" (text only), or the name
-            of a renderer backend the scene module accepts.
-        top_view: Also put a top-down map (`topdown`) in every observation.
+        render: The GL backend for pictures: "auto" (EGL where a display initialises, else OSMesa), "egl",
+            "osmesa", or "none" (text only, as for a language-only agent).
+        top_view: Also put a top-down map (`top`) in every observation.
         boxes: Draw labelled detection boxes of the things in view on the RGB view.
         resources: The worker's shared resources (the renderer is created once per worker).
     """
 
     name = "rearrange"
-    views = ("rgb", "topdown") if _scene_module() is not None else ()
+    views = ("rgb", "top") if _scene_module() is not None else ()
     config_model = HouseholdConfig
 
     def __init__(
@@ -193,25 +193,33 @@ class RearrangeEnv(Env):
     # -- pictures ---------------------------------------------------------------------------------------------
 
     def _open_scene(self) -> None:
-        """Build the MuJoCo scene of this episode's apartment, when pictures are on and the scene module is here."""
-        self._close_scene()
+        """Bring the MuJoCo scene to this episode's apartment (built once per world, rebuilt only when needed)."""
         module = _scene_module()
         if self.render_mode == "none" or module is None or self._house is None:
             return
-        backend = None if self.render_mode == "auto" else self.render_mode
-        self._scene = module.Scene(
-            self._house, resolution=self.resolution, backend=backend, boxes=self.boxes, resources=self.resources
-        )
+        if self._scene is None:
+            from simyard.sims import mjrender
+
+            size = self.resolution
+            renderer = None
+            if self.resources is not None:  # the worker's shared renderer; otherwise the scene makes its own
+                renderer = mjrender.renderer_for(self.resources, self.render_mode, size, size)
+            self._scene = module.Scene(
+                self._house, renderer, backend=self.render_mode, width_px=size, height_px=size, top_px=size
+            )
+        else:
+            self._scene.sync(self._house)
 
     def _pose_facing(self, thing_id: str) -> tuple[float, float, float]:
-        """Where the robot stands to use `thing_id`: the scene's answer when there is one, else in front of it."""
+        """Where the robot stands to use `thing_id`: in front of it, clear of other furniture, looking at it."""
         assert self._house is not None
         module = _scene_module()
-        if module is not None and hasattr(module, "pose_facing"):
-            return tuple(module.pose_facing(self._house, thing_id))  # type: ignore[return-value]
+        if module is not None:
+            x, y, yaw = module.pose_facing(self._house, thing_id)
+            return float(x), float(y), float(yaw)
         thing = self._house.things[thing_id]
         facing = math.radians(thing.yaw_deg)
-        reach = max(thing.size_m[0], thing.size_m[1]) / 2 + 0.6
+        reach = thing.size_m[1] / 2 + 0.6
         x = thing.pos[0] + reach * math.cos(facing)
         y = thing.pos[1] + reach * math.sin(facing)
         return round(x, 3), round(y, 3), (thing.yaw_deg + 180.0) % 360.0
@@ -220,16 +228,17 @@ class RearrangeEnv(Env):
         if self._scene is None or self._house is None:
             return {}
         self._scene.sync(self._house)
-        images = {"rgb": self._scene.render("rgb")}
+        images = {"rgb": self._scene.render("rgb", boxes=self.boxes)}
         if self.top_view:
-            images["topdown"] = self._scene.render("topdown")
+            images["top"] = self._scene.render("top")
         return images
 
     def render(self, view: str = "rgb") -> np.ndarray | None:
+        """The egocentric view (`rgb`) or the map (`top`) of the current state; None when pictures are off."""
         if self._scene is None or self._house is None or view not in self.views:
             return None
         self._scene.sync(self._house)
-        return self._scene.render(view)
+        return self._scene.render(view, boxes=self.boxes and view == "rgb")
 
     def state(self) -> dict[str, Any]:
         if self._house is None:
