@@ -357,7 +357,7 @@ def build_scene(traj: Trajectory, layouts: Path) -> House:
 
     builder = _SceneBuilder()
     for object_id in sorted(openable):
-        builder.add_fixed(object_id)
+        builder.add_fixed(object_id, openable[object_id])
     plan_ids = _plan_object_ids(traj)
     for object_id in plan_ids:
         if not vocab.properties(_thor_type(object_id)).pickable:
@@ -475,12 +475,29 @@ def _plan_starts(traj: Trajectory) -> dict[str, tuple[str, tuple[float, float, f
     return starts
 
 
+#: Fixed types whose THOR pivot is their top surface (a counter's slab), not their middle.
+_TOP_PIVOT = frozenset({"CounterTop"})
+
+
+def _fixed_center(type_: str, pivot: tuple[float, float, float]) -> tuple[float, float, float]:
+    """The middle of a fixed thing from THOR's pivot: a pivot below 0.1 m stands on the floor (tables, beds, the
+    fridge), a counter's pivot is its top, anything else's its middle; heights are the type's vocab size."""
+    x, y, z = pivot
+    height = vocab.properties(type_).size_m[2]
+    if z < 0.1:
+        return (x, y, round(height / 2, 3))
+    if type_ in _TOP_PIVOT:
+        return (x, y, round(z - height / 2, 3))
+    return pivot
+
+
 class _SceneBuilder:
     """Collects things from the floor plan, the poses and the plan, then infers what the files leave out."""
 
     def __init__(self) -> None:
         self.things: dict[str, Thing] = {}
         self.placed: list[Thing] = []  # things whose position the files give
+        self.unfaced: list[Thing] = []  # fixed things no file says which way they face
 
     def _new(self, object_id: str, type_: str, pos: tuple[float, float, float], yaw: float = 0.0) -> Thing:
         info = vocab.properties(type_)
@@ -492,12 +509,20 @@ class _SceneBuilder:
         self.things[unique] = thing
         return thing
 
-    def add_fixed(self, object_id: str) -> None:
+    def add_fixed(self, object_id: str, agent_pose: Any = None) -> None:
+        """A fixed thing at its objectId's position, facing the spot openable.json says the agent uses it from."""
         type_ = _thor_type(object_id)
         pos = _id_position(object_id)
         if object_id in self.things or pos is None or type_ not in KEPT_TYPES:
             return
-        self.placed.append(self._new(object_id, type_, pos))
+        thing = self._new(object_id, type_, _fixed_center(type_, pos))
+        self.placed.append(thing)
+        try:
+            ax, az = float(agent_pose[0]), float(agent_pose[1])
+        except (TypeError, IndexError, ValueError):
+            self.unfaced.append(thing)
+            return
+        thing.yaw_deg = round(math.degrees(math.atan2(az - pos[1], ax - pos[0])) % 360.0, 2)
 
     def add_objects(self, poses: Iterable[tuple[str, tuple[float, float, float], float]]) -> None:
         for type_, (x, y, z), yaw in poses:
@@ -509,7 +534,9 @@ class _SceneBuilder:
         if type_ not in KEPT_TYPES or any(_close(t, type_, where, 0.3) for t in self.things.values()):
             return
         x, y, z = where
-        self.placed.append(self._new(_thor_id(type_, x, z, y), type_, where))
+        thing = self._new(_thor_id(type_, x, z, y), type_, _fixed_center(type_, where))
+        self.placed.append(thing)
+        self.unfaced.append(thing)
 
     def place_missing(self, present_types: Iterable[str]) -> None:
         """One thing of each fixed type the floor plan lists but no file places, on free spots along the room's edge."""
@@ -530,6 +557,7 @@ class _SceneBuilder:
                 pos = (spot[0], spot[1], info.size_m[2] / 2)
             thing = self._new(_thor_id(type_, pos[0], pos[2], pos[1]), type_, pos)
             self.placed.append(thing)
+            self.unfaced.append(thing)
 
     def _first(self, *types: str) -> Thing | None:
         return next((t for t in sorted(self.things.values(), key=lambda t: t.id) if t.type in types), None)
@@ -575,6 +603,9 @@ class _SceneBuilder:
         ax, ay = agent.pose[0], agent.pose[1]
         room = Room(name=kind, kind=kind, x0=min(x0, ax - 0.5), y0=min(y0, ay - 0.5), x1=max(x1, ax + 0.5),
                     y1=max(y1, ay + 0.5))
+        cx, cy = (room.x0 + room.x1) / 2, (room.y0 + room.y1) / 2
+        for thing in self.unfaced:  # furniture with no known front faces the middle of the room
+            thing.yaw_deg = round(math.degrees(math.atan2(cy - thing.pos[1], cx - thing.pos[0])) % 360.0, 2)
         house = House(rooms=[room], agent=agent)
         for thing in sorted(self.things.values(), key=lambda t: t.id):
             thing.room = room.name
@@ -594,6 +625,9 @@ def _start_for(thing: Thing, starts: dict[str, tuple[str, tuple[float, float, fl
     return best
 
 
+#: How far (by `_nearest_receptacle`'s score) a thing may be from a receptacle that holds it.
+_REACH_M = 0.75
+
 #: Receptacles that hold things inside their own height (besides the openable ones).
 _CONTAINERS = frozenset({"GarbageCan", "SinkBasin", "BathtubBasin", "LaundryHamper", "Cart"})
 
@@ -601,11 +635,11 @@ _CONTAINERS = frozenset({"GarbageCan", "SinkBasin", "BathtubBasin", "LaundryHamp
 def _nearest_receptacle(thing: Thing, receptacles: Sequence[Thing]) -> str | None:
     """The receptacle that most plausibly holds `thing`, among those that accept its type (any when none does).
 
-    THOR gives a receptacle's pivot only: at floor level for tables, desks, beds and fridges, mid-height for
-    cabinets, drawers and counters. A pivot below 0.1 m is taken as the floor, the top then being the type's height
-    (vocab sizes) above it. The score is the horizontal gap to a disc of half the longer side, plus the height to
-    the top surface (to the span for openable receptacles and containers such as a GarbageCan, whose contents sit
-    inside). A movable receptacle counts only when the thing sits right on it.
+    Fixed receptacles are boxes of their vocab size around their middle (`_fixed_center`). The score is the
+    horizontal gap to a disc of half the longer side, plus the height to the top surface (to the box's height span
+    for openable receptacles and containers such as a GarbageCan, whose contents sit inside). A movable receptacle
+    counts only when the thing sits right on it. A thing scoring more than `_REACH_M` from every receptacle lies on
+    the floor.
     """
     fitting = [r for r in receptacles if r.id != thing.id and vocab.properties(r.type).accepts(thing.type)]
     candidates = fitting or [r for r in receptacles if r.id != thing.id]
@@ -616,16 +650,16 @@ def _nearest_receptacle(thing: Thing, receptacles: Sequence[Thing]) -> str | Non
         if recep.pickable and (horizontal > 0.12 or height < recep.pos[2] - 0.02 or recep.parent == thing.id):
             continue
         w, d, h = recep.size_m
-        on_floor = recep.pos[2] < 0.1
-        bottom, top = (recep.pos[2], recep.pos[2] + h) if on_floor else (recep.pos[2] - h / 2, recep.pos[2] + h / 2)
+        bottom, top = recep.pos[2] - h / 2, recep.pos[2] + h / 2
         if recep.openable or recep.type in _CONTAINERS:
             vertical = max(0.0, bottom - height, height - top)
         else:
-            vertical = abs(height - (top if on_floor else recep.pos[2]))
+            vertical = abs(height - top)
         score = max(0.0, horizontal - max(w, d) / 2) + vertical
         if score < best_score:
             best, best_score = recep.id, score
-    return best
+    # nothing within reach: the thing lies on the floor (THOR has balls and boots there)
+    return best if best_score <= _REACH_M else None
 
 
 def _distance(a: Sequence[float], b: Sequence[float]) -> float:
