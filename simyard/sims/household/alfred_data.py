@@ -680,3 +680,47 @@ def _edge_spots(x0: float, y0: float, x1: float, y1: float, step: float = 0.8) -
     spots += [(x1 - i * (x1 - x0) / nx, y1) for i in range(nx)]
     spots += [(x0, y1 - i * (y1 - y0) / ny) for i in range(ny)]
     return [(round(x, 3), round(y, 3)) for x, y in spots]
+
+
+# ------------------------------------------------------------------------------------------------- checking
+
+
+@dataclass(frozen=True)
+class OracleShare:
+    """How many tasks the `household` world's oracle solves, and which it does not."""
+
+    solved: int
+    total: int
+    unsolved: tuple[str, ...] = ()
+
+    @property
+    def share(self) -> float:
+        return self.solved / self.total if self.total else 0.0
+
+    def __str__(self) -> str:
+        return f"oracle solves {self.solved}/{self.total} ({self.share:.0%})"
+
+
+def oracle_share(tasks: Iterable[Task], **world_options: Any) -> OracleShare:
+    """Run the oracle agent on each task in the embedded `household` world (no pictures unless asked for).
+
+    For a whole data folder: `oracle_share(load_eb_alfred(PATH))`, or `simyard bench run eb-alfred --data PATH
+    --agent oracle`, which records the episodes too.
+    """
+    from simyard.agents.baselines import OracleAgent
+    from simyard.platform.episode import run_episode_with
+    from simyard.sims.household.alfred import HouseholdEnv
+
+    env = HouseholdEnv(**{"render": "none", **world_options})
+    solved, unsolved, total = 0, [], 0
+    try:
+        for task in tasks:
+            total += 1
+            result = run_episode_with(env, OracleAgent(), task, seed=0)
+            if result.success:
+                solved += 1
+            else:
+                unsolved.append(task.id)
+    finally:
+        env.close()
+    return OracleShare(solved, total, tuple(unsolved))
