@@ -6,6 +6,7 @@ REGISTRY: dict[str, dict[str, str]] = {
         "frozenlake": "simyard.sims.puzzles.frozenlake:FrozenLakeEnv",
         "bandit": "simyard.sims.puzzles.bandit:BanditEnv",
         "countdown": "simyard.sims.puzzles.countdown:CountdownEnv",
+        "household": "simyard.sims.household.alfred:HouseholdEnv",
         "rearrange": "simyard.sims.household.rearrange:RearrangeEnv",
     },
     "agent": {
@@ -16,6 +17,7 @@ REGISTRY: dict[str, dict[str, str]] = {
     },
     "suite": {
         "ragen": "simyard.tasks.ragen:ragen_suite",
+        "eb-alfred": "simyard.tasks.eb_alfred:eb_alfred_suite",
         "eb-habitat": "simyard.tasks.eb_habitat:eb_habitat_suite",
     },
 }

@@ -61,7 +61,14 @@ class Engine:
     sliced_any: bool = False
 
     def copy(self) -> Engine:
-        return copy.deepcopy(self)
+        """An independent copy; things hold only immutable values, so copying each one shallowly is enough."""
+        house = self.house
+        twin = House(
+            rooms=list(house.rooms),
+            things={key: copy.copy(thing) for key, thing in house.things.items()},
+            agent=copy.copy(house.agent),
+        )
+        return Engine(twin, self.found, dict(self.put_counts), self.sliced_any)
 
     # --- what the agent sees -------------------------------------------------------------------------------------
     def view(self) -> set[str]:
@@ -439,6 +446,8 @@ class HouseholdEnv(Env):
         house = homes.generate(config.scene_seed) if config.scene_seed is not None else House.from_dict(config.scene)
         self._engine = Engine(house)
         self._goals = goals.parse_all(config.goals)
+        self._subjects = goals.subjects(self._goals, house)
+        self._needs_hand = any(goal.name == "not_holding" for goal in self._goals)
         self._choices = _choices(episode_skills(house))
         self._valid_actions = list(self._choices.names)
         self._instruction = config.instruction
@@ -530,7 +539,10 @@ class HouseholdEnv(Env):
         engine = self._engine
         assert engine is not None
         view = engine.view()
-        met, total = goals.check(self._goals, goals.facts_of(engine.house, view))
+        only = self._subjects
+        if self._needs_hand and engine.house.agent.holding is not None:
+            only = [*only, engine.house.agent.holding]
+        met, total = goals.check(self._goals, goals.facts_of(engine.house, view, only))
         return met == total, met / total, view
 
     def _object_states(self, view: set[str]) -> dict[str, list[str]]:

@@ -180,11 +180,16 @@ def check(goals: Sequence[Predicate], facts: Sequence[Fact]) -> tuple[int, int]:
     return sum(goal.holds(facts) for goal in goals), len(goals)
 
 
-def facts_of(house: House, visible: Iterable[str] = ()) -> list[Fact]:
-    """The embedded engine's state as facts; `visible` holds the ids of things in the agent's view."""
+def facts_of(house: House, visible: Iterable[str] = (), only: Iterable[str] | None = None) -> list[Fact]:
+    """The embedded engine's state as facts; `visible` holds the ids of things in the agent's view.
+
+    `only` limits the facts to those ids (a world checking the same goals every step needs only the things the
+    goals' first arguments name; see `subjects`).
+    """
     in_view = set(visible)
     facts = []
-    for thing in house.things.values():
+    things = house.things.values() if only is None else [house.things[i] for i in only if i in house.things]
+    for thing in things:
         holders = list(house.ancestors(thing.id))
         facts.append(
             Fact(
@@ -205,6 +210,16 @@ def facts_of(house: House, visible: Iterable[str] = ()) -> list[Fact]:
             )
         )
     return facts
+
+
+def subjects(goals: Sequence[Predicate], house: House) -> list[str]:
+    """Ids of the things whose facts decide `goals` (those their first arguments name), for `facts_of(only=...)`.
+
+    Types and names do not change in an episode, so a world computes this once; `not_holding()` names no thing, so
+    a caller with that goal adds the held thing's id.
+    """
+    words = {goal.args[0].word.lower() for goal in goals if goal.args}
+    return [t.id for t in house.things.values() if t.type.lower() in words or t.name.lower() in words]
 
 
 def _split_args(inner: str) -> list[str]:

@@ -87,12 +87,12 @@ _EXTRA: dict[str, tuple[str, ...]] = {
 
 def generate(seed: int) -> House:
     """The home for `seed`: the same seed gives the same home (and the same `to_dict()`) on every machine."""
-    rng = np.random.default_rng([int(seed) % (1 << 63), 0x40E5])
+    rng = _Draws(np.random.default_rng([int(seed) % (1 << 63), 0x40E5]))
     builder = _Builder(rng)
     kinds = _room_kinds(rng)
     x = 0.0
     for index, kind in enumerate(kinds):
-        width, depth = float(rng.uniform(4.6, 6.4)), float(rng.uniform(4.6, 6.0))
+        width, depth = rng.uniform(4.6, 6.4), rng.uniform(4.6, 6.0)
         room = Room(name=f"{kind} {index + 1}" if kinds.count(kind) > 1 else kind, kind=kind, x0=x, y0=0.0,
                     x1=round(x + width, 3), y1=round(depth, 3))  # fmt: skip
         builder.house.rooms.append(room)
@@ -107,11 +107,10 @@ def generate(seed: int) -> House:
     return house
 
 
-def _room_kinds(rng: np.random.Generator) -> list[str]:
+def _room_kinds(rng: _Draws) -> list[str]:
     """One room (as ALFRED's scenes) half of the time, else two to four different kinds; a kitchen is common."""
-    count = int(rng.choice([1, 2, 3, 4], p=[0.35, 0.3, 0.2, 0.15]))
-    kinds = list(rng.permutation(ROOM_KINDS)[:count])
-    return [str(kind) for kind in kinds]
+    count = 1 + rng.weighted([0.35, 0.3, 0.2, 0.15])
+    return rng.permutation(ROOM_KINDS)[:count]
 
 
 def footprint(thing: Thing) -> tuple[float, float, float, float]:
@@ -126,7 +125,7 @@ def footprint(thing: Thing) -> tuple[float, float, float, float]:
 class _Builder:
     """Places furniture and objects into one House, drawing from one generator in a fixed order."""
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(self, rng: _Draws) -> None:
         self.rng = rng
         self.house = House()
         self.counts: dict[str, int] = {}
@@ -136,10 +135,10 @@ class _Builder:
         info = vocab.properties(type_)
         self.counts[type_] = self.counts.get(type_, 0) + 1
         flags = info.thing_flags()
-        scale = float(self.rng.uniform(0.85, 1.15)) if info.pickable else 1.0
+        scale = self.rng.uniform(0.85, 1.15) if info.pickable else 1.0
         flags["size_m"] = tuple(round(side * scale, 3) for side in info.size_m)
         flags["color"] = self._color(info)
-        flags["material"] = str(self.rng.choice(info.materials))
+        flags["material"] = self.rng.choice(info.materials)
         flags.update(extra)
         thing = Thing(
             id=f"{type_}_{self.counts[type_]:02d}",
@@ -155,10 +154,10 @@ class _Builder:
     def _color(self, info: vocab.TypeInfo) -> str:
         """A colour this type comes in, different from earlier instances while the type's colours last."""
         if not info.pickable:  # furniture of a kind matches, as in a real home
-            return str(self.rng.choice(info.colors))
+            return self.rng.choice(info.colors)
         used = self.colors_used.setdefault(info.type, [])
         fresh = [c for c in info.colors if c not in used] or [c for c in COLORS if c not in used] or list(COLORS)
-        color = str(fresh[0] if not used else self.rng.choice(fresh))
+        color = fresh[0] if not used else self.rng.choice(fresh)
         used.append(color)
         return color
 
@@ -166,7 +165,7 @@ class _Builder:
         """Wall units in order (required first), then a centre piece; units that do not fit are left out."""
         walls = _Walls(room)
         for type_, low, high in _WALL_UNITS[room.kind]:
-            for _ in range(int(self.rng.integers(low, high + 1))):
+            for _ in range(self.rng.integers(low, high + 1)):
                 size = vocab.properties(type_).size_m
                 spot = walls.take(size[0] + _GAP_M, self.rng)
                 if spot is None:
@@ -201,7 +200,7 @@ class _Builder:
         ]
         if not hosts:
             return
-        wanted = 1 if room.kind == "bedroom" else int(self.rng.integers(0, 2))
+        wanted = 1 if room.kind == "bedroom" else self.rng.integers(0, 2)
         for host in hosts[:wanted] if wanted else []:
             self._on(room, "DeskLamp", host, is_on=False)
 
@@ -224,7 +223,7 @@ class _Builder:
         """The room's core objects and some extras, each in or on a receptacle of the room that accepts it."""
         kinds = list(_CORE[room.kind])
         extra = _EXTRA[room.kind]
-        kinds += [str(t) for t in self.rng.choice(extra, size=int(self.rng.integers(3, 8)))]
+        kinds += [self.rng.choice(extra) for _ in range(self.rng.integers(3, 8))]
         receptacles = [t for t in self.house.things.values() if t.room == room.name and t.receptacle and not t.pickable]
         placed_movable: list[Thing] = []
         load: dict[str, int] = {}
@@ -234,12 +233,11 @@ class _Builder:
             hosts = [h for h in hosts if load.get(h.id, 0) < _capacity(h)]
             if not hosts:
                 continue
-            weights = np.array([_preference(h, type_) for h in hosts], dtype=float)
-            host = hosts[int(self.rng.choice(len(hosts), p=weights / weights.sum()))]
+            host = hosts[self.rng.weighted([_preference(h, type_) for h in hosts])]
             load[host.id] = load.get(host.id, 0) + 1
             extra_flags = {}
             if type_ == "Laptop" or type_ == "Box":
-                extra_flags["is_open"] = bool(self.rng.random() < 0.5)
+                extra_flags["is_open"] = self.rng.random() < 0.5
             thing = self._on(room, type_, host, **extra_flags)
             if thing.receptacle:
                 placed_movable.append(thing)
@@ -279,9 +277,9 @@ class _Walls:
         ]
         self.used = [CORNER_M] * 4
 
-    def take(self, length: float, rng: np.random.Generator) -> tuple[float, float, float] | None:
+    def take(self, length: float, rng: _Draws) -> tuple[float, float, float] | None:
         """A spot (x, y on the wall, yaw) for a unit `length` long, on a wall with room for it; None when full."""
-        order = rng.permutation(4)
+        order = rng.permutation(range(4))
         for index in order:
             (sx, sy), (dx, dy), wall_length, yaw = self.walls[index]
             start = self.used[index]
@@ -290,3 +288,42 @@ class _Walls:
                 middle = start + length / 2
                 return sx + dx * middle, sy + dy * middle, yaw
         return None
+
+
+class _Draws:
+    """Uniform numbers from a numpy generator, drawn in blocks: a home needs a few thousand, one at a time."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._block: list[float] = []
+
+    def random(self) -> float:
+        if not self._block:
+            self._block = self._rng.random(1024).tolist()[::-1]
+        return self._block.pop()
+
+    def uniform(self, low: float, high: float) -> float:
+        return low + (high - low) * self.random()
+
+    def integers(self, low: int, high: int) -> int:
+        """A whole number from `low` up to, not including, `high`."""
+        return low + min(int(self.random() * (high - low)), high - low - 1)
+
+    def choice(self, items):
+        return items[self.integers(0, len(items))]
+
+    def weighted(self, weights: list[float]) -> int:
+        """An index drawn in proportion to `weights`."""
+        mark, total = self.random() * sum(weights), 0.0
+        for index, weight in enumerate(weights):
+            total += weight
+            if mark < total:
+                return index
+        return len(weights) - 1
+
+    def permutation(self, items) -> list:
+        shuffled = list(items)
+        for index in range(len(shuffled) - 1, 0, -1):
+            other = self.integers(0, index + 1)
+            shuffled[index], shuffled[other] = shuffled[other], shuffled[index]
+        return shuffled

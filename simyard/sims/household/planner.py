@@ -63,11 +63,12 @@ class _Planner:
             return False
 
     def holds(self, pred: Predicate) -> bool:
-        return pred.holds(goals.facts_of(self.sim.house, self.sim.view()))
+        house = self.sim.house
+        only = goals.subjects([pred], house) + ([house.agent.holding] if house.agent.holding else [])
+        return pred.holds(goals.facts_of(house, self.sim.view(), only))
 
     def all_hold(self) -> bool:
-        facts = goals.facts_of(self.sim.house, self.sim.view())
-        return all(pred.holds(facts) for pred in self.preds)
+        return all(self.holds(pred) for pred in self.preds)
 
     # --- the goal ------------------------------------------------------------------------------------------------
     def solve(self) -> None:
