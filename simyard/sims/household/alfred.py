@@ -59,6 +59,8 @@ class Engine:
     found: str | None = None
     put_counts: dict[str, int] = field(default_factory=dict)
     sliced_any: bool = False
+    #: Where the agent stands: the outermost holder of what it last found (picking that up does not move it).
+    spot: str | None = None
 
     def copy(self) -> Engine:
         """An independent copy; things hold only immutable values, so copying each one shallowly is enough."""
@@ -68,12 +70,12 @@ class Engine:
             things={key: copy.copy(thing) for key, thing in house.things.items()},
             agent=copy.copy(house.agent),
         )
-        return Engine(twin, self.found, dict(self.put_counts), self.sliced_any)
+        return Engine(twin, self.found, dict(self.put_counts), self.sliced_any, self.spot)
 
     # --- what the agent sees -------------------------------------------------------------------------------------
     def view(self) -> set[str]:
-        """Ids in view: the thing the agent is at with what is on or in it (through open or lidless receptacles),
-        counted from the outermost holder, and what the agent holds."""
+        """Ids in view: where the agent stands (the outermost holder of what it last found) with what is on or in
+        it through open or lidless receptacles, a switchable fitting beside it, and what the agent holds."""
         house = self.house
         children: dict[str, list[str]] = {}
         for thing in house.things.values():
@@ -81,15 +83,14 @@ class Engine:
                 children.setdefault(thing.parent, []).append(thing.id)
         seen: set[str] = set()
         roots = []
-        at = house.agent.at
-        if at is not None and at in house.things:
-            root = at
-            for holder in house.ancestors(at):
-                root = holder.id
-            roots.append(root)
+        spot = self.spot if self.spot is not None else house.agent.at
+        if spot is not None and spot in house.things:
+            for holder in house.ancestors(spot):
+                spot = holder.id
+            roots.append(spot)
         if house.agent.holding is not None:
             roots.append(house.agent.holding)
-        if roots and at is not None:
+        if roots and spot is not None:
             # a fitting beside the thing the agent stands at (the faucet of a sink) is in reach, as in THOR's 1.5 m
             rx, ry, _ = house.things[roots[0]].pos
             for thing in house.things.values():
@@ -164,6 +165,9 @@ class Engine:
             )
         self.found = thing.id
         self.house.agent.at = thing.id
+        self.spot = thing.id
+        for holder in self.house.ancestors(thing.id):
+            self.spot = holder.id
         self.house.agent.pose, self.house.agent.horizon_deg = self._pose_facing(thing)
         return True, ""
 
@@ -522,6 +526,7 @@ class HouseholdEnv(Env):
         snapshot = self._engine.house.to_dict()
         snapshot.update(
             found=self._engine.found,
+            spot=self._engine.spot,
             put_counts=dict(self._engine.put_counts),
             steps=self._steps,
             invalid=self._invalid_count,
