@@ -323,6 +323,9 @@ class Renderer:
             self._gl.make_current()
             try:
                 bound = self._bind(model, width, height)
+                # The framebuffer binding is GL state, not the context's: after another model's render, it points
+                # at that model's buffer.
+                mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, bound.context)
                 scene = bound.scene
                 mujoco.mjv_updateScene(
                     model, data, option or _default_option(), None, _free_camera(), mujoco.mjtCatBit.mjCAT_ALL, scene

@@ -163,6 +163,8 @@ def test_one_context_per_model_while_it_is_kept(renderer):
     other, other_data = _model()
     renderer.render(other, other_data, FRONT)
     assert renderer.contexts_made == made + 2
+    again = renderer.render(model, data, FRONT)  # into its own buffer, not the other model's
+    assert again.tobytes() == first.tobytes()
     renderer.forget(other)
     renderer.render(model, data, FRONT)
     assert renderer.contexts_made == made + 2

@@ -3,10 +3,10 @@
 `Scene(house)` compiles one MuJoCo model per reset: a floor per room (coloured by the room's kind), walls with a
 doorway where two rooms meet, a ceiling (hidden from the map), and every thing as a mocap body of shaped, coloured
 geoms (`Thing.shape`, `size_m`, `color`, `material`, `yaw_deg`). Receptacles that open are built as boxes with walls
-and a door (a lid for a Box, a drop-down front for a Drawer), so a thing inside a closed one is hidden by geometry,
-not by a flag; open ones show their contents. Things on a receptacle sit on its top, things in a basin on its
-bottom; a lamp that is on glows and lights the room; a sliced thing shows as slices; the held thing floats in front
-of the camera.
+and a door (a lid for a Box; a Drawer is a tray that slides out of its case), so a thing inside a closed one is
+hidden by geometry, not by a flag; open ones show their contents. Things on a receptacle sit on its top, things in
+a basin on its bottom; a lamp that is on glows and lights the room; a sliced thing shows as slices; the held thing
+floats in front of the camera.
 
 `scene.sync(house)` moves it all to the house's state without recompiling: mocap poses, door poses, geom groups
 (whole or sliced), sizes (a thing too big for the receptacle it was put in is shrunk to fit, so it stays hidden when
@@ -66,8 +66,8 @@ WALL_RGBA = {
 }
 _DEFAULT_FLOOR = (0.6, 0.6, 0.6, 1.0)
 
-#: Receptacles whose door hinges at the bottom (a drawer front drops) or whose lid lifts; others swing sideways.
-DROP_FRONT = frozenset({"Drawer"})
+#: Receptacles that open by sliding a tray out (with their contents) or by lifting a lid; others swing a door.
+SLIDING = frozenset({"Drawer"})
 LIDDED = frozenset({"Box"})
 #: Receptacles open at the top that hold things on their inner floor rather than on their top.
 BASINS = frozenset({"SinkBasin", "BathtubBasin", "GarbageCan", "LaundryHamper", "Bowl", "Pot", "Pan", "Cup", "Mug"})
@@ -161,6 +161,7 @@ def _on_host(thing: Thing, host: Thing, where: Placement, spot: tuple[float, flo
         scale = max(0.05, min(1.0, 0.95 * fit))
     half = max(depth, width) * scale / 2
     local_x = float(np.clip(spot[0] * where.scale, -max(room_x - half, 0.0), max(room_x - half, 0.0)))
+    local_x += _slide(host, where.scale)
     local_y = float(np.clip(spot[1] * where.scale, -max(room_y - half, 0.0), max(room_y - half, 0.0)))
     yaw = math.radians(where.yaw_deg)
     x = where.center[0] + math.cos(yaw) * local_x - math.sin(yaw) * local_y
@@ -647,9 +648,8 @@ def _door_pose(thing: Thing, placement: Placement) -> tuple[tuple[float, float, 
     if thing.type in LIDDED:
         hinge, axis = (-depth / 2, 0.0, height / 2), (0.0, 1.0, 0.0)
         angle = -_DOOR_OPEN_DEG
-    elif thing.type in DROP_FRONT:
-        hinge, axis = (depth / 2, 0.0, -height / 2), (0.0, 1.0, 0.0)
-        angle = 90.0
+    elif thing.type in SLIDING:  # the tray's origin is the case's centre; it slides forward, unturned
+        hinge, axis, angle = (_slide(thing, placement.scale), 0.0, 0.0), (0.0, 0.0, 1.0), 0.0
     else:
         hinge, axis = (depth / 2, width / 2, 0.0), (0.0, 0.0, 1.0)
         angle = _DOOR_OPEN_DEG
@@ -662,6 +662,11 @@ def _door_pose(thing: Thing, placement: Placement) -> tuple[tuple[float, float, 
         half = math.radians(angle) / 2
         quat = _quat_mul(quat, (math.cos(half), *(math.sin(half) * a for a in axis)))
     return (hx, hy, hz), quat
+
+
+def _slide(host: Thing, scale: float = 1.0) -> float:
+    """How far an open drawer's tray (and what is in it) stands out of its case."""
+    return 0.7 * extents(host)[0] * scale if host.type in SLIDING and host.is_open else 0.0
 
 
 # ----------------------------------------------------------------------------------------------------- builder
@@ -833,6 +838,11 @@ class _Builder:
         depth, width, height = extents(thing)
         wall = wall_m(thing)
         lid = thing.type in LIDDED
+        door = self.spec.worldbody.add_body(name=parts.door, mocap=True)
+        handle = self.flat("handle", (0.2, 0.2, 0.22, 1.0))
+        if thing.type in SLIDING:
+            self._drawer(body, door, thing, material, handle)
+            return
         slabs = [
             ((depth / 2, width / 2, wall / 2), (0, 0, -height / 2 + wall / 2)),  # bottom
             ((wall / 2, width / 2, height / 2), (-depth / 2 + wall / 2, 0, 0)),  # back
@@ -845,17 +855,34 @@ class _Builder:
             slabs.append(((depth / 2, width / 2, wall / 2), (0, 0, height / 2 - wall / 2)))  # top
         for size, pos in slabs:
             self.geom(body, "box", size, pos, material)
-        door = self.spec.worldbody.add_body(name=parts.door, mocap=True)
-        handle = self.flat("handle", (0.2, 0.2, 0.22, 1.0))
         if lid:  # hinge on the back top edge; the lid runs forward from it
             self.geom(door, "box", (depth / 2, width / 2, wall / 2), (depth / 2, 0, -wall / 2), material)
             self.geom(door, "box", (0.012, min(0.06, width / 4), 0.012), (depth, 0, 0), handle)
-        elif thing.type in DROP_FRONT:  # hinge on the bottom front edge; the front rises from it
-            self.geom(door, "box", (wall / 2, width / 2, height / 2), (-wall / 2, 0, height / 2), material)
-            self.geom(door, "box", (0.012, min(0.08, width / 4), 0.012), (0.012, 0, height * 0.75), handle)
         else:  # hinge on the front edge at +y; the door runs across the front towards -y
             self.geom(door, "box", (wall / 2, width / 2, height / 2), (-wall / 2, -width / 2, 0), material)
             self.geom(door, "box", (0.012, 0.012, min(0.12, height / 4)), (0.012, -width + 0.06, 0), handle)
+
+    def _drawer(self, body: Any, tray: Any, thing: Thing, material: str, handle: str) -> None:
+        """A case (top, back, sides) and a tray (bottom, front, low walls) that slides out of it."""
+        depth, width, height = extents(thing)
+        wall = wall_m(thing)
+        self.geom(body, "box", (depth / 2, width / 2, wall / 2), (0, 0, height / 2 - wall / 2), material)
+        self.geom(body, "box", (wall / 2, width / 2, height / 2), (-depth / 2 + wall / 2, 0, 0), material)
+        for sign in (-1, 1):
+            self.geom(body, "box", (depth / 2, wall / 2, height / 2), (0, sign * (width / 2 - wall / 2), 0), material)
+        low = (height - wall) * 0.6
+        self.geom(tray, "box", (depth / 2, width / 2, wall / 2), (0, 0, -height / 2 + wall / 2), material)
+        self.geom(
+            tray, "box", (wall / 2, width / 2, (height - wall) / 2), (depth / 2 - wall / 2, 0, -wall / 2), material
+        )
+        inner_y = width / 2 - 1.5 * wall
+        self.geom(
+            tray, "box", (wall / 2, inner_y, low / 2), (-depth / 2 + 1.5 * wall, 0, -height / 2 + low / 2), material
+        )
+        for sign in (-1, 1):
+            pos = (0, sign * (inner_y - wall / 2), -height / 2 + low / 2)
+            self.geom(tray, "box", (depth / 2 - wall, wall / 2, low / 2), pos, material)
+        self.geom(tray, "box", (0.012, min(0.08, width / 4), 0.012), (depth / 2 + 0.012, 0, height * 0.15), handle)
 
     def _basin(self, body: Any, thing: Thing, material: str) -> None:
         depth, width, height = extents(thing)
