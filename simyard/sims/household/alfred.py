@@ -407,10 +407,11 @@ class HouseholdEnv(Env):
 
     Args:
         resolution: Side of the egocentric picture in pixels (EmbodiedBench: 500).
-        render: `auto` (MuJoCo with EGL or OSMesa when available, else text only), `egl`, `osmesa`, or `none`.
+        render: The GL backend for pictures: `auto` (EGL where it initialises, else OSMesa), `egl`, `osmesa`, or
+            `none` (text only: observations carry no image).
         top_view: Also render a top-down map (`top`).
         boxes: Draw labelled detection boxes on the picture, as EmbodiedBench can.
-        resources: The worker's shared resources (a renderer made once per worker).
+        resources: The worker's shared resources (the renderer is made once per worker).
     """
 
     name = "household"
@@ -504,8 +505,6 @@ class HouseholdEnv(Env):
             "action_description": self._choices.names[skill_id] if skill_id is not None else str(action)[:60],
             "object_states": self._object_states(view),
         }
-        if self._scene is not None:
-            self._scene.sync(self._engine.house)
         return StepResult(self._observation(feedback, view), float(reward), terminated, truncated, info)
 
     def oracle(self) -> list[Action]:
@@ -516,9 +515,10 @@ class HouseholdEnv(Env):
         return list(plan(self._engine, self._goals))
 
     def render(self, view: str = "rgb") -> np.ndarray | None:
-        if self._scene is None or self._engine is None:
+        if self._scene is None or self._engine is None or view not in self.views:
             return None
-        return self._scene.render(view, self._engine.house)
+        self._scene.sync(self._engine.house)
+        return self._scene.render(view, boxes=self.boxes and view == "rgb")
 
     def state(self) -> dict[str, Any]:
         if self._engine is None:
@@ -575,33 +575,30 @@ class HouseholdEnv(Env):
         ]
         images = {}
         if self._scene is not None:
-            images["rgb"] = self._scene.render("rgb", house)
+            self._scene.sync(house)
+            images["rgb"] = self._scene.render("rgb", boxes=self.boxes)
             if self.top_view:
-                images["top"] = self._scene.render("top", house)
+                images["top"] = self._scene.render("top")
         data = {"valid_actions": self._valid_actions, "instruction": self._instruction}
         return Observation("\n".join(lines), images, data)
 
     def _open_scene(self) -> None:
-        """The MuJoCo scene for pictures, built once per world and synced to each new house."""
+        """The MuJoCo scene for pictures: built once per world, brought to each new house by `sync`."""
         if self.render_mode == "none":
             return
         house = self._engine.house  # type: ignore[union-attr]
         if self._scene is not None:
             self._scene.sync(house)
             return
-        try:
-            from simyard.sims.household import scene as scene_module
-        except ImportError:
-            if self.render_mode == "auto":
-                return  # no scene module yet: text only
-            raise
+        from simyard.sims import mjrender
+        from simyard.sims.household import scene as scene_module
+
+        size = self.resolution
+        renderer = None
+        if self.resources is not None:  # the worker's shared renderer; otherwise the scene makes its own
+            renderer = mjrender.renderer_for(self.resources, self.render_mode, size, size)
         self._scene = scene_module.Scene(
-            house,
-            resolution=self.resolution,
-            backend=self.render_mode,
-            top_view=self.top_view,
-            boxes=self.boxes,
-            resources=self.resources,
+            house, renderer, backend=self.render_mode, width_px=size, height_px=size, top_px=size
         )
 
 
