@@ -191,7 +191,7 @@ class _Builder:
     def _faucet(self, room: Room, sink: Thing) -> None:
         fx, fy = _inward(sink.yaw_deg)
         x, y, z = sink.pos
-        back = sink.size_m[1] / 2 - 0.05
+        back = sink.size_m[1] / 2 - vocab.properties("Faucet").size_m[1] / 2
         self.new("Faucet", room, (x - fx * back, y - fy * back, z + 0.2), sink.yaw_deg, is_on=False)
 
     def _desk_lamps(self, room: Room) -> None:
