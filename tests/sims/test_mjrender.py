@@ -14,8 +14,11 @@ from simyard.platform.resources import Resources
 from simyard.sims import mjrender
 from simyard.sims.mjrender import Renderer, RenderError, View, renderer_for
 
-#: The process's backend: whatever an earlier test fixed, else OSMesa (CPU, present on every test machine).
-BACKEND = mjrender.active_backend() or "osmesa"
+
+def backend() -> str:
+    """The process's backend: whatever an earlier test fixed (asked at test time), else OSMesa (CPU, everywhere)."""
+    return mjrender.active_backend() or "osmesa"
+
 
 BOXES = """
 <mujoco>
@@ -40,7 +43,7 @@ def _model():
 
 @pytest.fixture(scope="module")
 def renderer():
-    with Renderer(BACKEND) as shared:
+    with Renderer(backend()) as shared:
         yield shared
 
 
@@ -61,11 +64,12 @@ def test_unknown_backend_is_refused_with_the_choices():
 
 
 def test_a_second_backend_in_one_process_is_refused():
-    assert mjrender.choose_backend(BACKEND) == BACKEND
-    other = "egl" if BACKEND == "osmesa" else "osmesa"
-    with pytest.raises(RenderError, match=f"already renders with '{BACKEND}'"):
+    fixed = backend()
+    assert mjrender.choose_backend(fixed) == fixed
+    other = "egl" if fixed == "osmesa" else "osmesa"
+    with pytest.raises(RenderError, match=f"already renders with '{fixed}'"):
         mjrender.choose_backend(other)
-    assert mjrender.choose_backend("auto") == BACKEND
+    assert mjrender.choose_backend("auto") == fixed
 
 
 def test_none_backend_gives_no_renderer():
@@ -106,14 +110,14 @@ def test_egl_renders_where_egl_works():
 def test_the_renderer_is_created_once_per_resources_scope():
     before = Renderer.instances
     with Resources("worker") as resources:
-        first = renderer_for(resources, BACKEND)
+        first = renderer_for(resources, backend())
         second = renderer_for(resources, "auto")
         assert first is second
         assert Renderer.instances == before + 1
     with pytest.raises(RuntimeError, match="after Renderer.close"):
         first.render(*_model(), FRONT)
     with Resources("worker") as resources:
-        assert renderer_for(resources, BACKEND) is not first
+        assert renderer_for(resources, backend()) is not first
     assert Renderer.instances == before + 2
 
 

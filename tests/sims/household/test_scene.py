@@ -11,13 +11,18 @@ from simyard.sims.household.scene import FLOOR_RGBA, Scene, placements, pose_fac
 from simyard.sims.household.state import AgentState, House, Room, Thing
 from simyard.sims.mjrender import Renderer
 
-BACKEND = mjrender.active_backend() or "osmesa"
+
+def backend() -> str:
+    """The process's backend: whatever an earlier test fixed (asked at test time), else OSMesa (CPU, everywhere)."""
+    return mjrender.active_backend() or "osmesa"
+
+
 SIZE = 200  # pixels a side: enough to find a 10 cm apple, a quarter of the cost of 500x500
 
 
 @pytest.fixture(scope="module")
 def renderer():
-    with Renderer(BACKEND, SIZE, SIZE) as shared:
+    with Renderer(backend(), SIZE, SIZE) as shared:
         yield shared
 
 
