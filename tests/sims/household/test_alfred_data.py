@@ -80,10 +80,27 @@ def test_instruction_is_the_split_entrys_task_description(tasks):
         assert task.instruction == entry["task description"] == task.config["instruction"]
 
 
-def test_a_suite_function_passes_the_data_option_through_the_registry():
-    registry.register_suite("eb-alfred-data-test", alfred_data.eb_alfred_data_suite)
-    loaded = registry.load_suite("eb-alfred-data-test", {"data": str(DATA)})
-    assert len(loaded) == 24
+def test_the_eb_alfred_suite_reads_a_data_folder_given_as_a_suite_option():
+    loaded = registry.load_suite("eb-alfred", {"data": str(DATA)})
+    assert [t.id for t in loaded] == [t.id for t in load_eb_alfred(DATA)]
+
+
+def test_an_option_a_suite_does_not_take_is_refused_by_name():
+    from simyard.platform.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="does not take the option"):
+        registry.load_suite("ragen", {"data": str(DATA)})
+
+
+def test_bench_run_binds_the_data_option_for_the_runner(tmp_path):
+    from simyard.platform.bench import run_bench
+
+    registry.bind_suite_options("eb-alfred", {"data": str(DATA)})
+    try:
+        summary = run_bench("eb-alfred", "oracle", limit=3, out=tmp_path / "run", frames="none")
+    finally:
+        registry._bound_suite_options.pop("eb-alfred", None)
+    assert len(summary.results) == 3 and all(r.success for r in summary.results)
 
 
 def test_subsets_can_be_chosen():
@@ -107,17 +124,31 @@ def test_goal_conditions_per_task_type_follow_alfreds_tasks_py(tasks):
         ("pick_and_place_simple-KeyChain-None-Sofa", ["inside(KeyChain, Sofa)"]),
         ("pick_two_obj_and_place-CellPhone", ["inside(CellPhone, Bed)", "inside(CellPhone, Bed, 2)"]),
         ("look_at_obj_in_light-AlarmClock", ["holding(AlarmClock)", "visible(DeskLamp[toggled])"]),
-        ("pick_heat_then_place_in_recep-Egg",
-         ["inside(Egg, DiningTable)", "heated(Egg)", "inside(Egg[heated], DiningTable)"]),
-        ("pick_cool_then_place_in_recep-Tomato",
-         ["inside(Tomato, CounterTop)", "cooled(Tomato)", "inside(Tomato[cooled], CounterTop)"]),
-        ("pick_clean_then_place_in_recep-Ladle",
-         ["inside(Ladle, DiningTable)", "cleaned(Ladle)", "inside(Ladle[cleaned], DiningTable)"]),
-        ("pick_and_place_with_movable_recep-Pencil-Mug-Desk",
-         ["inside(Pencil, Mug)", "inside(Mug, Desk)", "inside(Pencil, Desk)"]),
-        ("pick_heat_then_place_in_recep-BreadSliced",
-         ["sliced(Bread)", "inside(Bread[sliced], CounterTop)", "heated(Bread[sliced])",
-          "inside(Bread[sliced,heated], CounterTop)"]),
+        (
+            "pick_heat_then_place_in_recep-Egg",
+            ["inside(Egg, DiningTable)", "heated(Egg)", "inside(Egg[heated], DiningTable)"],
+        ),
+        (
+            "pick_cool_then_place_in_recep-Tomato",
+            ["inside(Tomato, CounterTop)", "cooled(Tomato)", "inside(Tomato[cooled], CounterTop)"],
+        ),
+        (
+            "pick_clean_then_place_in_recep-Ladle",
+            ["inside(Ladle, DiningTable)", "cleaned(Ladle)", "inside(Ladle[cleaned], DiningTable)"],
+        ),
+        (
+            "pick_and_place_with_movable_recep-Pencil-Mug-Desk",
+            ["inside(Pencil, Mug)", "inside(Mug, Desk)", "inside(Pencil, Desk)"],
+        ),
+        (
+            "pick_heat_then_place_in_recep-BreadSliced",
+            [
+                "sliced(Bread)",
+                "inside(Bread[sliced], CounterTop)",
+                "heated(Bread[sliced])",
+                "inside(Bread[sliced,heated], CounterTop)",
+            ],
+        ),
         ("pick_and_place_simple-TomatoSliced", ["sliced(Tomato)", "inside(Tomato[sliced], CounterTop)"]),
     ],
 )
@@ -210,14 +241,21 @@ def test_the_agent_starts_at_init_actions_teleport(tasks):
 
 def test_nl_steps_become_the_worlds_skill_words(tasks):
     task = by_folder(tasks, "pick_clean_then_place_in_recep-Ladle")
-    assert task.config["plan"][:4] == ["find a Ladle", "pick up the Ladle", "find a Sink",
-                                       "put down the object in hand"]
+    assert task.config["plan"][:4] == [
+        "find a Ladle",
+        "pick up the Ladle",
+        "find a Sink",
+        "put down the object in hand",
+    ]
     assert "turn on the Faucet" in task.config["plan"]
 
 
 def test_nl_steps_may_be_one_numbered_string():
     assert plan_steps("1. find a desk lamp, 2. turn on the desk lamp\n3) Drop the mug", "here") == [
-        "find a DeskLamp", "turn on the DeskLamp", "drop the object in hand"]
+        "find a DeskLamp",
+        "turn on the DeskLamp",
+        "drop the object in hand",
+    ]
 
 
 def test_a_step_in_no_skill_form_is_kept_as_written():
@@ -273,8 +311,13 @@ def test_a_missing_trajectory_names_its_path_and_the_entry(data_copy):
     entry = json.loads((data_copy / "splits" / "base.json").read_text())[0]
     folder = data_copy / "json_2.1.0" / entry["full_scene_name"]
     shutil.rmtree(folder)
-    expect_error(data_copy, f"ann_{entry['repeat_idx']}.json", "no such trajectory file", "base.json: entry 0",
-                 "'full_scene_name'")
+    expect_error(
+        data_copy,
+        f"ann_{entry['repeat_idx']}.json",
+        "no such trajectory file",
+        "base.json: entry 0",
+        "'full_scene_name'",
+    )
 
 
 def test_a_trajectory_without_a_pddl_param_names_the_key(data_copy):
@@ -304,8 +347,7 @@ def test_a_missing_layout_file_names_it_and_the_trajectory(data_copy):
 def test_the_cli_prints_one_line_for_a_bad_data_folder(tmp_path, capsys, monkeypatch):
     from simyard.cli import main
 
-    registry.register_suite("eb-alfred-data-test", alfred_data.eb_alfred_data_suite)
-    monkeypatch.setattr(sys, "argv", ["simyard", "tasks", "list", "eb-alfred-data-test", "--data", str(tmp_path)])
+    monkeypatch.setattr(sys, "argv", ["simyard", "tasks", "list", "eb-alfred", "--data", str(tmp_path)])
     with pytest.raises(SystemExit) as caught:
         main()
     assert caught.value.code == 2
@@ -313,11 +355,10 @@ def test_the_cli_prints_one_line_for_a_bad_data_folder(tmp_path, capsys, monkeyp
     assert err.startswith("error: ") and "not an EB-ALFRED data folder" in err and "Traceback" not in err
 
 
-def test_the_cli_lists_a_data_folders_tasks(capsys, monkeypatch):
+def test_the_cli_lists_a_data_folders_tasks_as_the_eb_alfred_suite(capsys, monkeypatch):
     from simyard.cli import main
 
-    registry.register_suite("eb-alfred-data-test", alfred_data.eb_alfred_data_suite)
-    monkeypatch.setattr(sys, "argv", ["simyard", "tasks", "list", "eb-alfred-data-test", "--data", str(DATA)])
+    monkeypatch.setattr(sys, "argv", ["simyard", "tasks", "list", "eb-alfred", "--data", str(DATA)])
     with pytest.raises(SystemExit) as caught:
         main()
     assert caught.value.code in (0, None)
