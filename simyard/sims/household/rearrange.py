@@ -11,8 +11,9 @@ Progress is EB-Habitat's `task_progress`: the share of the task's subgoals (`Hou
 predicate on its own when a task gives none) that have held at some step, each counted once reached, and 1.0 on
 success.
 
-Pictures come from the MuJoCo scene (`simyard.sims.household.scene`) when that module is installed and `render` is
-not "none"; without it the world is text-only, as EB-Habitat is for a language-only agent.
+Pictures come from the MuJoCo scene (`simyard.sims.household.scene`), built once per world and synced each step;
+with `render="none"` the world is text-only, as EB-Habitat is for a language-only agent (its `views` stay declared,
+so `simyard env check rearrange --world-opt render=none` reports them unseen).
 
 World options: `resolution` (side of the square egocentric view, px; EmbodiedBench's 500), `render` ("auto",
 "none", or a backend the scene knows: "egl", "osmesa"), `top_view` (also a top-down map in each observation),
@@ -21,12 +22,12 @@ World options: `resolution` (side of the square egocentric view, px; EmbodiedBen
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResult, Task
+from simyard.platform.errors import SimyardError
 from simyard.sims.household import goals as goal_checker
 from simyard.sims.household import habitat_home as home
 from simyard.sims.household.rearrange_skills import (
@@ -50,15 +51,8 @@ HELP = (
     "'open/close the refrigerator' and 'open/close the cabinet N' (only when you are next to it)."
 )
 _CHOICES = Choices(SKILL_NAMES, help=HELP)
-
-
-def _scene_module() -> Any:
-    """The MuJoCo scene module, or None while it is not part of this install (text-only worlds still work)."""
-    try:
-        from simyard.sims.household import scene
-    except ImportError:
-        return None
-    return scene
+#: Values of the `render` option: a GL backend of `simyard.sims.mjrender`, or none for text only.
+RENDERERS = ("auto", "egl", "osmesa", "none")
 
 
 class RearrangeEnv(Env):
@@ -74,7 +68,7 @@ class RearrangeEnv(Env):
     """
 
     name = "rearrange"
-    views = ("rgb", "top") if _scene_module() is not None else ()
+    views = ("rgb", "top")
     config_model = HouseholdConfig
 
     def __init__(
@@ -85,8 +79,10 @@ class RearrangeEnv(Env):
         boxes: bool = False,
         resources: Any = None,
     ) -> None:
+        if render not in RENDERERS:
+            raise SimyardError(f"render={render!r} is not a renderer", hint=f"use {', '.join(RENDERERS)}")
         self.resolution = int(resolution)
-        self.render_mode = str(render)
+        self.render_mode = render
         self.top_view = bool(top_view)
         self.boxes = bool(boxes)
         self.resources = resources
@@ -192,7 +188,12 @@ class RearrangeEnv(Env):
 
     def _observation(self, text: str, success: bool, progress: float) -> Observation:
         images = self._pictures()
-        data = {"env_step": self._steps, "task_success": success, "task_progress": progress}
+        data = {
+            "instruction": self._instruction,
+            "env_step": self._steps,
+            "task_success": success,
+            "task_progress": progress,
+        }
         return Observation(text, images, data)
 
     # -- oracle -----------------------------------------------------------------------------------------------
@@ -212,11 +213,11 @@ class RearrangeEnv(Env):
 
     def _open_scene(self) -> None:
         """Bring the MuJoCo scene to this episode's apartment (built once per world, rebuilt only when needed)."""
-        module = _scene_module()
-        if self.render_mode == "none" or module is None or self._house is None:
+        if self.render_mode == "none" or self._house is None:
             return
         if self._scene is None:
             from simyard.sims import mjrender
+            from simyard.sims.household import scene as module
 
             size = self.resolution
             renderer = None
@@ -230,17 +231,11 @@ class RearrangeEnv(Env):
 
     def _pose_facing(self, thing_id: str) -> tuple[float, float, float]:
         """Where the robot stands to use `thing_id`: in front of it, clear of other furniture, looking at it."""
+        from simyard.sims.household.scene import pose_facing
+
         assert self._house is not None
-        module = _scene_module()
-        if module is not None:
-            x, y, yaw = module.pose_facing(self._house, thing_id)
-            return float(x), float(y), float(yaw)
-        thing = self._house.things[thing_id]
-        facing = math.radians(thing.yaw_deg)
-        reach = thing.size_m[1] / 2 + 0.6
-        x = thing.pos[0] + reach * math.cos(facing)
-        y = thing.pos[1] + reach * math.sin(facing)
-        return round(x, 3), round(y, 3), (thing.yaw_deg + 180.0) % 360.0
+        x, y, yaw = pose_facing(self._house, thing_id)
+        return float(x), float(y), float(yaw)
 
     def _pictures(self) -> dict[str, np.ndarray]:
         if self._scene is None or self._house is None:

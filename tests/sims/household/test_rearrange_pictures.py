@@ -9,12 +9,22 @@ import pytest
 pytest.importorskip("simyard.sims.household.scene")
 
 from simyard.platform.api import Task  # noqa: E402
+from simyard.sims import mjrender  # noqa: E402
 from simyard.sims.household import habitat_home as home  # noqa: E402
 from simyard.sims.household.appearance import COLORS  # noqa: E402
 from simyard.sims.household.rearrange import RearrangeEnv  # noqa: E402
 from simyard.sims.household.state import Thing  # noqa: E402
 
 SIZE = 160
+
+
+def backend() -> str:
+    """The process's GL backend if a test already fixed one, else OSMesa (CPU, everywhere): one per process."""
+    return mjrender.active_backend() or "osmesa"
+
+
+def env(**options) -> RearrangeEnv:
+    return RearrangeEnv(render=backend(), **options)
 
 
 def cabinet_task() -> Task:
@@ -42,9 +52,9 @@ def cabinet_task() -> Task:
 
 @pytest.fixture
 def world():
-    env = RearrangeEnv(resolution=SIZE)
-    yield env
-    env.close()
+    world = env(resolution=SIZE)
+    yield world
+    world.close()
 
 
 def test_every_observation_carries_the_egocentric_view_at_the_chosen_size(world):
@@ -56,30 +66,30 @@ def test_every_observation_carries_the_egocentric_view_at_the_chosen_size(world)
 
 
 def test_the_default_view_is_ebs_500_pixels():
-    env = RearrangeEnv()
+    world = env()
     try:
-        assert env.reset(RearrangeEnv.sample_task(1), seed=0).images["rgb"].shape == (500, 500, 3)
+        assert world.reset(RearrangeEnv.sample_task(1), seed=0).images["rgb"].shape == (500, 500, 3)
     finally:
-        env.close()
+        world.close()
 
 
 def test_the_top_view_option_adds_a_map_to_every_observation():
-    env = RearrangeEnv(resolution=SIZE, top_view=True)
+    world = env(resolution=SIZE, top_view=True)
     try:
-        observation = env.reset(RearrangeEnv.sample_task(0), seed=0)
-        assert observation.images["top"].ndim == 3 and env.render("top") is not None
+        observation = world.reset(RearrangeEnv.sample_task(0), seed=0)
+        assert observation.images["top"].ndim == 3 and world.render("top") is not None
     finally:
-        env.close()
+        world.close()
 
 
 def test_the_same_task_and_seed_give_the_same_frames_byte_for_byte():
     frames = []
     for _ in range(2):
-        env = RearrangeEnv(resolution=SIZE)
+        world = env(resolution=SIZE)
         task = RearrangeEnv.sample_task(2)
-        env.reset(task, seed=0)
-        frames.append([env.step(name).observation.images["rgb"].tobytes() for name in task.config["plan"]])
-        env.close()
+        world.reset(task, seed=0)
+        frames.append([world.step(name).observation.images["rgb"].tobytes() for name in task.config["plan"]])
+        world.close()
     assert frames[0] == frames[1]
 
 
@@ -104,7 +114,7 @@ def test_a_ball_in_a_closed_cabinet_is_hidden_and_shows_in_its_colour_once_open(
 
 
 def test_boxes_draw_labelled_detections_on_the_view():
-    plain, boxed = RearrangeEnv(resolution=SIZE), RearrangeEnv(resolution=SIZE, boxes=True)
+    plain, boxed = env(resolution=SIZE), env(resolution=SIZE, boxes=True)
     try:
         task = RearrangeEnv.sample_task(0)
         plain.reset(task, seed=0)
