@@ -259,6 +259,8 @@ def _attempt(task_id: str, subset: str, house: House, scene_seed: int, rng: np.r
     if len(steps) > MAX_STEPS or (subset == "long_horizon" and len(steps) < LONG_MIN_STEPS):
         return None
     instruction = _INSTRUCTIONS[subset](spec, house, rng)
+    if instruction is None:
+        return None
     config = HouseholdConfig(
         instruction=instruction,
         goals=goal_texts,
@@ -527,14 +529,20 @@ def _plural(word: str) -> str:
     return word + "s"
 
 
-def _common_sense(spec: _Spec, house: House, rng: np.random.Generator) -> str:
+def _common_sense(spec: _Spec, house: House, rng: np.random.Generator) -> str | None:
+    """The object named by its use, else (or as well, now and then) the receptacle; None when neither has one."""
     obj, recep, mover = _names(spec, house)
-    if spec.obj.type in USES and rng.random() < 0.8:
+    obj_by_use = spec.obj.type in USES and spec.task_type != "pick_two_obj_and_place"
+    recep_by_use = spec.recep in USES
+    if obj_by_use and recep_by_use:
+        obj_by_use, recep_by_use = (True, rng.random() < 0.3) if rng.random() < 0.7 else (False, True)
+    if not (obj_by_use or recep_by_use):
+        return None
+    if obj_by_use:
         obj = str(rng.choice(USES[spec.obj.type]))
         obj = obj if obj.startswith(("a ", "an ", "the ", "something")) else article(obj)
-    recep_type = spec.recep
-    if recep_type in USES and (rng.random() < 0.6 or spec.obj.type not in USES):
-        recep = str(rng.choice(USES[recep_type]))
+    if recep_by_use:
+        recep = str(rng.choice(USES[spec.recep]))
         recep = recep if recep.startswith(("the ", "a ", "an ", "where")) else "the " + recep
     return _sentence(spec, obj, recep, mover, rng)
 
@@ -558,7 +566,7 @@ def _complex(spec: _Spec, house: House, rng: np.random.Generator) -> str:
     return lead.format(d=detail) + body + tail
 
 
-_INSTRUCTIONS: dict[str, Callable[[_Spec, House, np.random.Generator], str]] = {
+_INSTRUCTIONS: dict[str, Callable[[_Spec, House, np.random.Generator], str | None]] = {
     "base": _plain,
     "common_sense": _common_sense,
     "complex_instruction": _complex,

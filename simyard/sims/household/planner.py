@@ -33,7 +33,20 @@ def plan(engine: Engine, predicates: Sequence[Predicate]) -> list[str]:
     """
     planner = _Planner(engine, predicates)
     planner.solve()
-    return planner.out
+    return _cut_at_success(engine, predicates, planner.out)
+
+
+def _cut_at_success(engine: Engine, predicates: Sequence[Predicate], steps: list[str]) -> list[str]:
+    """The plan up to the first step after which every goal holds: the episode ends there."""
+    replay = engine.copy()
+    only = goals.subjects(predicates, replay.house)
+    for index, skill in enumerate(steps):
+        replay.execute(skill)
+        held = [replay.house.agent.holding] if replay.house.agent.holding else []
+        met, total = goals.check(predicates, goals.facts_of(replay.house, replay.view(), only + held))
+        if met == total:
+            return steps[: index + 1]
+    return steps
 
 
 class _Planner:
