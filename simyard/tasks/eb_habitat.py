@@ -191,6 +191,10 @@ def _a(word: str) -> str:
     return f"an {word}" if word[0] in "aeiou" else f"a {word}"
 
 
+def _it(thing_id: str) -> str:
+    return "them" if thing_id == "scissors" else "it"
+
+
 def _words(thing_id: str) -> str:
     return home.SHORT_NAMES[thing_id]
 
@@ -207,7 +211,7 @@ def _single(scene: _Scene, rng: np.random.Generator, name: Callable[[str], str] 
     obj, to, src = _words(thing.id), name(dest), name(source)
     templates = [
         f"Move the {obj} to the {to}.",
-        f"Find {_a(obj)} and put it {_on(dest, to)}.",
+        f"Find {_a(obj)} and put {_it(thing.id)} {_on(dest, to)}.",
         f"Relocate {_a(obj)} to the {to}.",
         f"Bring the {obj} to the {to}.",
     ]
@@ -261,7 +265,7 @@ def _from_container(scene: _Scene, rng: np.random.Generator, name: Callable[[str
     thing = _pick(rng, hidden)
     dest = _pick(rng, scene.destinations(thing))
     where = "the refrigerator" if scene.holder(thing) == "refrigerator" else _words(scene.holder(thing))
-    template = f"Take the {_words(thing.id)} out of {where} and put it {_on(dest, name(dest))}."
+    template = f"Take the {_words(thing.id)} out of {where} and put {_it(thing.id)} {_on(dest, name(dest))}."
     return Draft(template, [(thing.id, dest)], kind="from_container")
 
 
