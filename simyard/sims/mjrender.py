@@ -137,8 +137,24 @@ def _import_gl_context(name: str) -> Any:
     return GLContext
 
 
+_egl_probe: bool | None = None
+
+
 def egl_available() -> bool:
-    """Whether an EGL device display initialises here, asked through ctypes so no GL platform gets fixed."""
+    """Whether an EGL device display initialises here, asked through ctypes so no GL platform gets fixed.
+
+    Asked once per process. The probe leaves the display initialised: EGL displays are per-process singletons, so
+    terminating ours would terminate the one MuJoCo's EGL context may already be using.
+    """
+    global _egl_probe
+    if _chosen == "egl":
+        return True
+    if _egl_probe is None:
+        _egl_probe = _probe_egl()
+    return _egl_probe
+
+
+def _probe_egl() -> bool:
     try:
         lib = ctypes.CDLL("libEGL.so.1")
     except OSError:
@@ -159,7 +175,6 @@ def egl_available() -> bool:
         )
         lib.eglInitialize.restype = ctypes.c_uint
         lib.eglInitialize.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]
-        lib.eglTerminate.argtypes = [ctypes.c_void_p]
         devices = (ctypes.c_void_p * 16)()
         count = ctypes.c_int(0)
         if not query_devices(16, devices, ctypes.byref(count)):
@@ -170,7 +185,6 @@ def egl_available() -> bool:
                 continue
             major, minor = ctypes.c_int(), ctypes.c_int()
             if lib.eglInitialize(display, ctypes.byref(major), ctypes.byref(minor)):
-                lib.eglTerminate(display)
                 return True
     except (AttributeError, OSError, ctypes.ArgumentError):
         return False
