@@ -67,7 +67,7 @@ class Engine:
         house = self.house
         twin = House(
             rooms=list(house.rooms),
-            things={key: copy.copy(thing) for key, thing in house.things.items()},
+            things={key: _twin(thing) for key, thing in house.things.items()},
             agent=copy.copy(house.agent),
         )
         return Engine(twin, self.found, dict(self.put_counts), self.sliced_any, self.spot)
@@ -600,6 +600,13 @@ class HouseholdEnv(Env):
         self._scene = scene_module.Scene(
             house, renderer, backend=self.render_mode, width_px=size, height_px=size, top_px=size
         )
+
+
+def _twin(thing: Thing) -> Thing:
+    """A shallow copy of a thing, faster than `copy.copy` (the oracle copies houses often)."""
+    twin = object.__new__(Thing)
+    twin.__dict__.update(thing.__dict__)
+    return twin
 
 
 def _state_words(thing: Thing) -> str:

@@ -40,10 +40,12 @@ def _cut_at_success(engine: Engine, predicates: Sequence[Predicate], steps: list
     """The plan up to the first step after which every goal holds: the episode ends there."""
     replay = engine.copy()
     only = goals.subjects(predicates, replay.house)
+    sees = any(pred.name == "visible" for pred in predicates)
     for index, skill in enumerate(steps):
         replay.execute(skill)
         held = [replay.house.agent.holding] if replay.house.agent.holding else []
-        met, total = goals.check(predicates, goals.facts_of(replay.house, replay.view(), only + held))
+        view = replay.view() if sees else ()
+        met, total = goals.check(predicates, goals.facts_of(replay.house, view, only + held))
         if met == total:
             return steps[: index + 1]
     return steps
@@ -78,7 +80,7 @@ class _Planner:
     def holds(self, pred: Predicate) -> bool:
         house = self.sim.house
         only = goals.subjects([pred], house) + ([house.agent.holding] if house.agent.holding else [])
-        return pred.holds(goals.facts_of(house, self.sim.view(), only))
+        return pred.holds(goals.facts_of(house, self.sim.view() if pred.name == "visible" else (), only))
 
     def all_hold(self) -> bool:
         return all(self.holds(pred) for pred in self.preds)
