@@ -71,6 +71,8 @@ SLIDING = frozenset({"Drawer"})
 LIDDED = frozenset({"Box"})
 #: Receptacles open at the top that hold things on their inner floor rather than on their top.
 BASINS = frozenset({"SinkBasin", "BathtubBasin", "GarbageCan", "LaundryHamper", "Bowl", "Pot", "Pan", "Cup", "Mug"})
+#: Toggleable things that run water when on (the others glow).
+RUNNING_WATER = frozenset({"Faucet"})
 #: Receptacles drawn as a top on legs.
 TABLES = frozenset({"DiningTable", "CoffeeTable", "SideTable", "Desk"})
 
@@ -430,6 +432,8 @@ class Scene:
             if parts.slices:
                 model.geom_group[parts.whole] = _HIDDEN if thing.is_sliced else _SEEN
                 model.geom_group[parts.slices] = _SEEN if thing.is_sliced else _HIDDEN
+            for flag, geoms in parts.flagged:
+                model.geom_group[geoms] = _SEEN if getattr(thing, flag) else _HIDDEN
             if parts.glow_material is not None:
                 model.mat_emission[parts.glow_material] = parts.glow if thing.is_on else 0.0
             if parts.light is not None:
@@ -684,8 +688,10 @@ class _Parts:
         self.glow = 0.0
         self.light: int | None = None
         self.scale = 1.0
+        self.flagged: list[tuple[str, list[int]]] = []  # (Thing flag, geoms shown only while it is true)
         self._whole_names: list[str] = []
         self._slice_names: list[str] = []
+        self._flagged_names: dict[str, list[str]] = {}
         self._material: str | None = None
         self._light: str | None = None
 
@@ -698,6 +704,7 @@ class _Parts:
         self.base_pos = model.geom_pos[self.geoms].copy()
         self.whole = [model.geom(name).id for name in self._whole_names]
         self.slices = [model.geom(name).id for name in self._slice_names]
+        self.flagged = [(flag, [model.geom(name).id for name in names]) for flag, names in self._flagged_names.items()]
         if self._material:
             self.glow_material = model.material(self._material).id
         if self._light:
@@ -777,7 +784,7 @@ class _Builder:
         openable_box = thing.openable and thing.receptacle
         parts = _Parts(body_name, f"door{number}" if openable_box else None)
         body = self.spec.worldbody.add_body(name=body_name, mocap=True)
-        glowing = thing.toggleable and not thing.type.endswith("Lamp")
+        glowing = thing.toggleable and not thing.type.endswith("Lamp") and thing.type not in RUNNING_WATER
         material = self.material(thing.color, thing.material, f"own/{thing.id}" if glowing else None)
         if glowing:
             parts._material, parts.glow = material, 0.45
@@ -795,7 +802,30 @@ class _Builder:
             if thing.sliceable:
                 parts._whole_names.append(whole.name)
                 parts._slice_names += self._slices(body, thing, material)
+        if thing.pickable:
+            parts._flagged_names["is_dirty"] = self._stains(body, thing)
+        if thing.type in RUNNING_WATER:
+            parts._flagged_names["is_on"] = [self._water(body, thing).name]
         return parts
+
+    def _stains(self, body: Any, thing: Thing) -> list[str]:
+        """Dark smears on the thing's top, shown while it is dirty (AI2-THOR draws dirt as stains too)."""
+        depth, width, height = extents(thing)
+        top = min(extents(thing)) / 2 if thing.shape == "sphere" else height / 2
+        if thing.shape in ("cylinder", "capsule") and max(depth, width) > 1.2 * height:
+            top = min(depth, width, height) / 2  # lying down
+        dirt = self.flat("dirt", (0.33, 0.22, 0.1, 1.0))
+        return [
+            self.geom(body, "ellipsoid", (0.22 * depth, 0.18 * width, 0.004), (sx * 0.15 * depth, sy * 0.12 * width,
+                      top), dirt, _HIDDEN).name
+            for sx, sy in ((1, 1), (-1, -0.5))
+        ]  # fmt: skip
+
+    def _water(self, body: Any, thing: Thing) -> Any:
+        """A stream falling from the spout, shown while the faucet runs."""
+        depth, width, height = extents(thing)
+        water = self.flat("water", (0.55, 0.75, 0.95, 0.8))
+        return self.geom(body, "cylinder", (0.012, 0.14), (depth / 2 + 0.02, 0, -height / 2 - 0.1), water, _HIDDEN)
 
     def _shape(self, body: Any, shape: str, box: tuple[float, float, float], material: str, pos=(0.0, 0.0, 0.0),
                group: int = _SEEN, name: str | None = None) -> Any:  # fmt: skip

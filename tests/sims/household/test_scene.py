@@ -254,3 +254,21 @@ def test_a_generated_home_of_about_fifty_bodies_renders_and_finds(renderer):
             house.agent.pose = pose_facing(house, thing_id, scene=view)
             found += thing_id in view.visible(house)
         assert found >= 0.9 * len(targets)
+
+
+def test_a_dirty_thing_shows_stains_and_a_running_faucet_shows_water(renderer):
+    house = kitchen()
+    house.add(Thing("Faucet_01", "Faucet", "Faucet", "kitchen", (3.2, 4.3, 1.0), 270.0, (0.06, 0.2, 0.3), "gray",
+                    "metal", "capsule", toggleable=True))  # fmt: skip
+    look_at(house, "Mug_01")
+    with scene(house, renderer) as view:
+        clean = view.render("rgb")
+        house.things["Mug_01"].is_dirty = True
+        view.sync(house)
+        dirty = view.render("rgb")
+        house.things["Faucet_01"].is_on = True
+        view.sync(house)
+        running = view.render("rgb")
+        assert view.rebuilds == 0
+        assert len({clean.tobytes(), dirty.tobytes(), running.tobytes()}) == 3
+        assert colour_pixels(dirty, "yellow") > 0  # stains, not a new colour: "the yellow mug" is still yellow
