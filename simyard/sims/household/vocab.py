@@ -4,7 +4,7 @@ The generators, the `household` world, the EB-ALFRED data loader and the scene a
 alone (`properties("Mug")`), so what an object can do (be picked up, hold others, open, toggle, be sliced, cleaned,
 heated, cooled) is written once, here. Names and orders follow ALFRED's `gen/constants.py` and EmbodiedBench's
 `envs/eb_alfred/utils.py` (facts only; the tables are our own): EB-ALFRED's global skill list has 162 entries in
-the order below, and instance skills (`find a Cabinet_2`) are appended per episode after it.
+the order below; `alfred.episode_skills` appends the instance skills (`find a Cabinet_2`) per episode.
 """
 
 from __future__ import annotations
@@ -336,23 +336,6 @@ def thing_word(skill_word_: str) -> str:
 def global_skills() -> tuple[str, ...]:
     """EB-ALFRED's 162 global skills, in its order."""
     return _GLOBAL_SKILLS
-
-
-def instance_skills(type_: str, name: str) -> list[str]:
-    """The skills EB-ALFRED appends for a further instance (`Cabinet_2`): those its type's templates allow."""
-    word = skill_word(name)
-    skills = []
-    if type_ in FIND_TYPES or SKILL_WORD.get(type_) in FIND_TYPES:
-        skills.append(f"find a {word}")
-    if type_ in PICKUP_TYPES:
-        skills.append(f"pick up the {word}")
-    if type_ in OPENABLE:
-        skills += [f"open the {word}", f"close the {word}"]
-    if type_ in TOGGLEABLE:
-        skills += [f"turn on the {word}", f"turn off the {word}"]
-    if type_ in SLICEABLE:
-        skills.append(f"slice the {word}")
-    return skills
 
 
 def _build_global() -> tuple[str, ...]:
