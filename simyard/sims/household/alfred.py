@@ -13,6 +13,15 @@ oracle replays on a copy. Preconditions and messages follow EmbodiedBench's `Tho
 ALFRED's state rules (`ThorEnv`): turning a Faucet on cleans what is in its sink basin, turning a Microwave on heats
 what is inside it, closing a Fridge cools what is inside it. A Microwave must be closed to turn on and off to open,
 as in AI2-THOR.
+
+The world (`HouseholdEnv`): a task (`HouseholdConfig`) names a generated home (`scene_seed`) or carries one
+(`scene`, from EB-ALFRED's data), and its goals as predicates. The choice list is EB's 162 global skills plus this
+home's instance skills; a step takes an id or a skill's text. Feedback is EB's ("Last action executed
+successfully." / "Last action is invalid. <reason>"); an unknown skill or id is invalid too, never an exception.
+`info` carries `success`, `progress` (goal conditions met / total) and EB's `task_success`, `task_progress`,
+`env_feedback`, `last_action_success`, `env_step`, `object_states`. An episode ends on success, after 30 steps or
+after 10 invalid actions (the task's `max_steps`, `max_invalid`). The text observation says where the agent is, what
+is in view and in hand; pictures (MuJoCo, `scene.py`) are on unless `render="none"`.
 """
 
 from __future__ import annotations
