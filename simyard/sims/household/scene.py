@@ -485,17 +485,21 @@ class Scene:
     def detections(self, min_pixels: int = _MIN_PIXELS) -> dict[str, tuple[int, int, int, int]]:
         """Boxes (left, top, right, bottom in egocentric-picture pixels) of the things seen, by id."""
         segments, scale = self._segmentation()
-        things = self._thing_of_geom[segments]
+        labels = self._thing_of_geom[segments] + 1  # 0: no thing
+        height, width = labels.shape
+        count = len(self._thing_ids) + 1
+        # Which rows and columns each thing occupies, in two scatters instead of a pass over the image per thing.
+        in_row = np.zeros((count, height), dtype=bool)
+        in_row[labels, np.arange(height)[:, None]] = True
+        in_column = np.zeros((count, width), dtype=bool)
+        in_column[labels, np.arange(width)[None, :]] = True
+        pixels = np.bincount(labels.ravel(), minlength=count)
         found: dict[str, tuple[int, int, int, int]] = {}
-        for index in np.unique(things):
-            if index < 0:
-                continue
-            rows, cols = np.nonzero(things == index)
-            if rows.size < min_pixels:
-                continue
-            right = min((cols.max() + 1) * scale, self.width_px) - 1
-            bottom = min((rows.max() + 1) * scale, self.height_px) - 1
-            found[self._thing_ids[index]] = (int(cols.min() * scale), int(rows.min() * scale), int(right), int(bottom))
+        for label in np.flatnonzero(pixels[1:] >= min_pixels) + 1:
+            rows, columns = np.flatnonzero(in_row[label]), np.flatnonzero(in_column[label])
+            right = min((columns[-1] + 1) * scale, self.width_px) - 1
+            bottom = min((rows[-1] + 1) * scale, self.height_px) - 1
+            found[self._thing_ids[label - 1]] = (int(columns[0] * scale), int(rows[0] * scale), int(right), int(bottom))
         return found
 
     def close(self) -> None:
