@@ -594,11 +594,11 @@ def _configure(spec: Any, width: int, height: int, top: int, antialias: bool) ->
     visual.headlight.specular = (0.05, 0.05, 0.05)
     spec.stat.extent = 10.0
     spec.stat.center = (0.0, 0.0, 1.0)
-    spec.worldbody.add_light(name="sky", type=mujoco_light_directional(), pos=(0, 0, 10), dir=(0.25, 0.35, -1.0),
+    spec.worldbody.add_light(name="sky", type=_directional_light(), pos=(0, 0, 10), dir=(0.25, 0.35, -1.0),
                              diffuse=(0.35, 0.35, 0.35), specular=(0.1, 0.1, 0.1), castshadow=False)  # fmt: skip
 
 
-def mujoco_light_directional() -> Any:
+def _directional_light() -> Any:
     import mujoco
 
     return mujoco.mjtLightType.mjLIGHT_DIRECTIONAL
