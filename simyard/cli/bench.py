@@ -151,12 +151,6 @@ def run_command(
     options = with_model_flags(parse_options(agent_opt) if agent_opt else None, base_url, model, api_key_env)
     world_options = parse_options(world_opt, "--world-opt") if world_opt else None
     given_suite_options = suite_options(data, suite_opt)
-    if given_suite_options:
-        if not suite:
-            raise SimyardError("--data and --suite-opt need a suite", hint="a resumed run keeps its own tasks")
-        from simyard.platform import registry
-
-        registry.bind_suite_options(suite, given_suite_options)  # the runner loads the suite by name
     if resume is not None:
         if out is not None:
             raise SimyardError(f"--out {out} cannot be used with --resume: a resumed run stays in its own directory",
@@ -179,7 +173,8 @@ def run_command(
             summary = run_bench(suite, agent, options, workers=workers, concurrency=concurrency, limit=limit,
                                 seed=seed, out=out, resume=resume, limits=limits, imports=imports or (),
                                 frames="none" if no_frames else frames, video=video or None,
-                                reply_cap=reply_cap, progress=bar.update, world_options=world_options)
+                                reply_cap=reply_cap, progress=bar.update, world_options=world_options,
+                                suite_options=given_suite_options)
         except KeyboardInterrupt:
             bar.stop()
             done = len(RunDir(Path(str(where))).results()) if where is not None else 0

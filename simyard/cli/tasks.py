@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -25,7 +26,7 @@ def suite_options(data: str | None, suite_opt: list[str] | None) -> dict[str, An
     """The suite options of a command line: `--suite-opt` pairs, with `--data` folded in as `data`."""
     options = parse_options(suite_opt, "--suite-opt")
     if data is not None:
-        options["data"] = data
+        options["data"] = str(Path(data).resolve())  # so run.json names the folder wherever a resume starts
     return options
 
 

@@ -115,6 +115,7 @@ def run_bench(
     video: bool | None = None,
     world_options: dict[str, Any] | None = None,
     reply_cap: int | None = None,
+    suite_options: dict[str, Any] | None = None,
     watchdog_grace_s: float = 5.0,
     progress: ProgressCallback | None = None,
 ) -> BenchSummary:
@@ -138,6 +139,7 @@ def run_bench(
         video: Also write one video per episode and view.
         world_options: Constructor options of the worlds (`key` for every world of the run, `world.key` for one).
         reply_cap: Characters of each model reply kept in trajectories (default 65,536; full length recorded).
+        suite_options: Keyword options of the suite function (`{"data": PATH}` for EB-ALFRED's own data).
         watchdog_grace_s: How long a call may go on past its episode's deadline before its worker process is
             restarted (with workers > 1; in one process the call's thread is abandoned with a warning).
         progress: Called with a `BenchProgress` at the start and after each recorded result.
@@ -160,7 +162,8 @@ def run_bench(
         FramePolicy.parse(frames)
     elif save_frames is False:
         frames = "none"
-    recorded_options = {"frames": frames, "video": video, "world_options": world_options, "reply_cap": reply_cap}
+    recorded_options = {"frames": frames, "video": video, "world_options": world_options, "reply_cap": reply_cap,
+                        "suite_options": suite_options or None}
     # Workers start now, so importing simyard in them overlaps loading the suite; closing twice is harmless.
     started = start_pool(workers)
     try:
@@ -334,7 +337,7 @@ def _prepare_new(
         raise BenchOptionError("no agent given", hint="pass --agent NAME (e.g. --agent random)")
     plugins = normalise_imports(imports)
     import_plugins(plugins)
-    tasks = registry.load_suite(suite)[:limit]
+    tasks = registry.load_suite(suite, recorded_options.get("suite_options"))[:limit]
     if not tasks:
         raise BenchOptionError(f"suite {suite!r} has no tasks", hint="check the suite or task file")
     registry.origin("agent", agent)  # unknown agent names fail here, before any directory is made

@@ -37,6 +37,7 @@ class RunConfig(BaseModel):
         video: Also write one video per episode and view.
         world_options: Constructor options of the worlds (`key` for every world, `world.key` for one).
         reply_cap: Characters of each model reply kept in trajectories.
+        suite_options: Keyword options of the suite function (`data` for a suite read from a data folder).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -53,6 +54,7 @@ class RunConfig(BaseModel):
     video: bool = False
     world_options: dict[str, Any] = Field(default_factory=dict)
     reply_cap: int = 65536
+    suite_options: dict[str, Any] = Field(default_factory=dict)
 
     def frames_policy(self) -> str:
         """The frame policy episodes use (`auto` = all frames of worlds that render any)."""

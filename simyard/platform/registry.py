@@ -272,15 +272,15 @@ def make_agent(name: str, resources: Any = None, **options: Any) -> Agent:
 def load_suite(name_or_path: str, options: dict[str, Any] | None = None) -> list[Task]:
     """The tasks of a registered suite, or of a task file (`.jsonl`, `.json`, `.yaml`) given by path.
 
-    `options` go to a suite function as keywords (`data=PATH` for a suite read from a data folder); options bound
-    with `bind_suite_options` apply first. A suite refuses options its function does not take, by name.
+    `options` go to a suite function as keywords (`data=PATH` for a suite read from a data folder); a suite refuses
+    options its function does not take, by name.
 
     Every task is checked as it is read (`taskfiles.check_tasks`): its id fits a directory name and its config
     passes its world's `config_model`, so a bad task stops the suite here with one line naming it and the field.
     """
     from simyard.platform.taskfiles import TASK_FILE_SUFFIXES, check_tasks, load_task_file
 
-    options = {**_bound_suite_options.get(name_or_path, {}), **(options or {})}
+    options = dict(options or {})
     path = Path(name_or_path)
     if path.is_file() or path.suffix in TASK_FILE_SUFFIXES:
         _refuse_suite_options(name_or_path, options, [])
@@ -299,20 +299,6 @@ def load_suite(name_or_path: str, options: dict[str, Any] | None = None) -> list
         check_tasks(tasks, f"suite {name_or_path!r}")
     _check_unique(name_or_path, tasks)
     return tasks
-
-
-#: Suite options bound for this process (`bind_suite_options`), by suite name.
-_bound_suite_options: dict[str, dict[str, Any]] = {}
-
-
-def bind_suite_options(name: str, options: dict[str, Any]) -> None:
-    """Make every later `load_suite(name)` in this process use `options`.
-
-    For callers that pass a suite on by name only (`bench run` hands the name to the runner, which loads it); the
-    options are checked here, so a wrong one fails before anything runs.
-    """
-    load_suite(name, options)  # checks the names and the values (a bad data folder fails here, with its hint)
-    _bound_suite_options[name] = dict(options)
 
 
 def suite_option_names(name: str) -> list[str] | None:

@@ -92,15 +92,16 @@ def test_an_option_a_suite_does_not_take_is_refused_by_name():
         registry.load_suite("ragen", {"data": str(DATA)})
 
 
-def test_bench_run_binds_the_data_option_for_the_runner(tmp_path):
-    from simyard.platform.bench import run_bench
+def test_bench_run_reads_the_data_folder_and_records_it_for_resume(tmp_path):
+    from simyard.platform.bench import ResumeError, run_bench
+    from simyard.platform.rundir import open_run
 
-    registry.bind_suite_options("eb-alfred", {"data": str(DATA)})
-    try:
-        summary = run_bench("eb-alfred", "oracle", limit=3, out=tmp_path / "run", frames="none")
-    finally:
-        registry._bound_suite_options.pop("eb-alfred", None)
+    summary = run_bench("eb-alfred", "oracle", limit=3, out=tmp_path / "run", frames="none",
+                        suite_options={"data": str(DATA)})
     assert len(summary.results) == 3 and all(r.success for r in summary.results)
+    assert open_run(tmp_path / "run").manifest.config.suite_options == {"data": str(DATA)}
+    with pytest.raises(ResumeError, match="suite_options"):
+        run_bench(resume=tmp_path / "run", suite_options={"data": str(tmp_path)})
 
 
 def test_subsets_can_be_chosen():
