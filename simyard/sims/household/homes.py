@@ -238,6 +238,8 @@ class _Builder:
             extra_flags = {}
             if type_ == "Laptop" or type_ == "Box":
                 extra_flags["is_open"] = self.rng.random() < 0.5
+            if type_ in vocab.CLEANABLE:  # ALFRED's scenes start some dishes dirty (`dirty_and_empty`)
+                extra_flags["is_dirty"] = self.rng.random() < 0.4
             thing = self._on(room, type_, host, **extra_flags)
             if thing.receptacle:
                 placed_movable.append(thing)

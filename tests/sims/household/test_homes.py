@@ -127,3 +127,9 @@ def test_bedrooms_have_a_lamp_for_look_at_tasks():
         for room in house.rooms:
             if room.kind == "bedroom":
                 assert any(t.type in vocab.LAMPS for t in house.things.values() if t.room == room.name)
+
+
+def test_some_cleanable_objects_start_dirty_and_nothing_else_does():
+    things = [thing for seed in SEEDS for thing in homes.generate(seed).things.values()]
+    dirty = [thing for thing in things if thing.is_dirty]
+    assert dirty and all(thing.type in vocab.CLEANABLE for thing in dirty)
