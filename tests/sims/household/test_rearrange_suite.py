@@ -47,15 +47,21 @@ def test_the_suite_is_the_same_every_time():
     assert [task.model_dump() for task in eb_habitat_suite()] == [task.model_dump() for task in SUITE]
 
 
-def test_another_seed_draws_a_new_suite_of_the_same_shape():
-    fresh = eb_habitat_suite(seed=7)
+def test_a_fresh_seed_draws_a_new_suite_of_the_same_shape():
+    fresh = eb_habitat_suite(fresh_seed=7)
     assert Counter(task.subset for task in fresh) == Counter(task.subset for task in SUITE)
     assert not {task.config["scene_seed"] for task in fresh} & {task.config["scene_seed"] for task in SUITE}
     assert all(task.id.startswith("eb-habitat-s7-") for task in fresh)
 
 
-def test_the_registry_passes_the_seed_option_to_the_suite():
-    assert [t.id for t in registry.load_suite("eb-habitat", {"seed": 3})] == [t.id for t in eb_habitat_suite(3)]
+def test_fresh_seed_zero_is_not_the_published_suite():
+    assert eb_habitat_suite(fresh_seed=0)[0].config["scene_seed"] != SUITE[0].config["scene_seed"]
+
+
+def test_the_registry_passes_the_fresh_seed_option_to_the_suite():
+    assert [t.id for t in registry.load_suite("eb-habitat", {"fresh_seed": 3})] == [
+        t.id for t in eb_habitat_suite(fresh_seed=3)
+    ]
     assert len(registry.load_suite("eb-habitat")) == 300
 
 
@@ -164,4 +170,7 @@ def test_the_random_agent_is_far_below_the_oracle():
 
 def test_sample_task_cycles_through_the_subsets():
     assert [RearrangeEnv.sample_task(seed).subset for seed in range(6)] == list(SUBSETS)
-    assert RearrangeEnv.sample_task(8).model_dump() == make_task("complex_instruction", 1, seed=1_000_003).model_dump()
+    assert (
+        RearrangeEnv.sample_task(8).model_dump()
+        == make_task("complex_instruction", 1, fresh_seed=1_000_003).model_dump()
+    )
