@@ -97,6 +97,9 @@ class ActionSpec:
         size: Length of a vector action.
         integer: Whether vector components are integers (bins) rather than reals.
         help: Prose describing the actions, ready to put in a prompt.
+        role: The opening of a planner's system prompt for this world (EmbodiedBench's "You are a robot operating
+            in a home..."); empty for a generic one. Kept apart from `help` so prompts keep the benchmark's order.
+        guidelines: Rules of thumb the benchmark gives its planners after the action list; empty for none.
     """
 
     kind: ActionKind
@@ -107,6 +110,8 @@ class ActionSpec:
     size: int | None = None
     integer: bool = False
     help: str = ""
+    role: str = ""
+    guidelines: str = ""
 
     def choice_id(self, action: Action) -> int | None:
         """The id of a choice action given by id or by (case-insensitive) name, or None if it names nothing."""

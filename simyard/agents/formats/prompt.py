@@ -65,9 +65,10 @@ def build_prompt(
         actions_left: Steps left in the episode, for the closing request.
         notes: Remarks on the last reply that produced a plan anyway (an id/name mismatch, a cut plan).
     """
-    system = "\n\n".join(
-        [ROLE, "## Actions\n" + describe_spec(spec), "## Reply format\n" + reply_format.instructions(spec)]
-    )
+    parts = [spec.role.strip() or ROLE, "## Actions\n" + describe_spec(spec)]
+    if spec.guidelines.strip():
+        parts.append("## Guidelines\n" + spec.guidelines.strip())
+    system = "\n\n".join([*parts, "## Reply format\n" + reply_format.instructions(spec)])
     sections = [f"## The instruction is: {task.instruction or '(none given; see the observation)'}"]
     if history and keep != 0:
         shown = list(enumerate(history, start=1))[-keep if keep else None :]

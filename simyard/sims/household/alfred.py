@@ -35,7 +35,7 @@ import numpy as np
 
 from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResult, Task
 from simyard.platform.errors import SimyardError
-from simyard.sims.household import goals, homes, vocab
+from simyard.sims.household import goals, homes, prompts, vocab
 from simyard.sims.household.state import House, Thing
 from simyard.sims.household.taskconfig import HouseholdConfig
 from simyard.sims.puzzles._common import Choices, read_config
@@ -394,11 +394,6 @@ def episode_skills(house: House) -> tuple[str, ...]:
     return vocab.global_skills() + tuple(extra)
 
 
-_HELP = (
-    "EB-ALFRED's skills: `find a X` goes to X; `pick up the X`; `put down the object in hand` puts it in or on the "
-    "last found receptacle; `drop the object in hand`; `open/close the X`; `turn on/off the X`; `slice the X` (with "
-    "a knife in hand). Send a skill's id or its exact text."
-)
 _CHOICES_CACHE: dict[tuple[str, ...], Choices] = {}
 
 
@@ -407,7 +402,9 @@ def _choices(skills: tuple[str, ...]) -> Choices:
     if found is None:
         if len(_CHOICES_CACHE) > 256:
             _CHOICES_CACHE.clear()
-        found = _CHOICES_CACHE[skills] = Choices(skills, help=_HELP)
+        found = _CHOICES_CACHE[skills] = Choices(
+            skills, help=prompts.ALFRED_HELP, role=prompts.ALFRED_ROLE, guidelines=prompts.GUIDELINES
+        )
     return found
 
 

@@ -47,12 +47,12 @@ class Choices:
 
     Args:
         names: Action names, indexed by their ids.
-        help: Prose for prompts, kept in the action spec.
+        help: Prose for prompts, kept in the action spec (with `role` and `guidelines`, see `ActionSpec`).
     """
 
-    def __init__(self, names: Sequence[str], help: str = "") -> None:
+    def __init__(self, names: Sequence[str], help: str = "", role: str = "", guidelines: str = "") -> None:
         self.names = tuple(names)
-        self.spec = ActionSpec(kind="choice", choices=self.names, help=help)
+        self.spec = ActionSpec(kind="choice", choices=self.names, help=help, role=role, guidelines=guidelines)
         self.listing = ", ".join(self.names)
         table: dict[object, int] = {}
         for index, name in enumerate(self.names):
