@@ -138,18 +138,19 @@ class SimyardGymEnv(gymnasium.Env):
             raise SimyardError(
                 f"world {world_cls.name!r} has no task generator", hint="pass task= or suite= to simyard.gym.make"
             )
-        views = world_cls.views
+        self._with_images = images
+        self.world = world if isinstance(world, Env) else world_cls(**(world_options or {}))
+        views = self.world.views  # the instance's: a world built with render="none" declares none
         self.metadata = {"render_modes": ["ansi"] + (["rgb_array"] if views else []), "render_fps": 4}
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            if not isinstance(world, Env):
+                self.world.close()  # built here, so closed here
             raise SimyardError(
                 f"render_mode {render_mode!r} is not offered by this world",
                 hint=f"use one of {self.metadata['render_modes']}",
             )
         self.render_mode = render_mode
         self._render_view = "rgb" if "rgb" in views else (views[0] if views else None)
-
-        self._with_images = images
-        self.world = world if isinstance(world, Env) else world_cls(**(world_options or {}))
         try:
             self._image_shapes, specs = self._probe(max(1, probe))
         except BaseException:
@@ -301,7 +302,7 @@ class SimyardGymEnv(gymnasium.Env):
     def _images(self, observation: Observation) -> dict[str, np.ndarray]:
         """The observation's images, plus a render of each declared view the observation leaves out."""
         images = dict(observation.images)
-        for view in type(self.world).views:
+        for view in self.world.views:
             if view not in images and (frame := self.world.render(view)) is not None:
                 images[view] = frame
         return images

@@ -201,8 +201,9 @@ class Env(abc.ABC):
 
     #: Registry name; also the `world` field of the tasks this world runs.
     name: ClassVar[str] = ""
-    #: Named image views this world can render (empty for text-only worlds).
-    views: ClassVar[tuple[str, ...]] = ()
+    #: Named image views this world can render (empty for text-only worlds). A world whose pictures are an option
+    #: (`render="none"`) sets `self.views = ()` on the instance, so checks and agents read it from the instance.
+    views: tuple[str, ...] = ()
     #: A pydantic model of `Task.config` for this world, so bad settings in a task file are refused when the file is
     #: read (naming the task and field) rather than when the episode starts. None accepts any config.
     config_model: ClassVar[type[BaseModel] | None] = None

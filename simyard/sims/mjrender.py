@@ -265,7 +265,10 @@ _live: weakref.WeakSet[Renderer] = weakref.WeakSet()
 def _close_live() -> None:
     # Close renderers while the interpreter is whole: GL objects freed by __del__ during shutdown raise noise.
     for renderer in list(_live):
-        renderer.close()
+        try:
+            renderer.close()
+        except Exception:  # noqa: BLE001 -- mujoco's own exit hook may have ended the EGL display first
+            pass
 
 
 class Renderer:

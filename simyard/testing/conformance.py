@@ -257,12 +257,12 @@ def _play(world_cls: type[Env], task: Task, seed: int, steps: int, global_seed: 
     try:
         world = world_cls()
         observation = world.reset(task, seed)
-        trace.problems += _observation_problems(observation, world_cls.views, "reset")
+        trace.problems += _observation_problems(observation, world.views, "reset")
         trace.problems += _spec_problems(world.action_spec())
         trace.snapshots.append(_snapshot(world, observation, trace.problems, "reset"))
         unseen = [
             view
-            for view in world_cls.views
+            for view in world.views
             if view not in _images(observation) and f"render:{view}" not in trace.snapshots[0].frames
         ]
         if unseen:
@@ -272,7 +272,7 @@ def _play(world_cls: type[Env], task: Task, seed: int, steps: int, global_seed: 
             action = _random_action(world, observation, rng)
             result = world.step(action)
             where = f"step {index} ({_short(action)})"
-            trace.problems += _step_problems(result, world_cls.views, where)
+            trace.problems += _step_problems(result, world.views, where)
             observation = result.observation
             outcome = (result.reward, result.terminated, result.truncated)
             trace.snapshots.append(_snapshot(world, observation, trace.problems, where, outcome))
@@ -311,7 +311,7 @@ def _snapshot(
         problems.append(f"{where}: state() returned {type(state).__name__}, not a dict")
     state_text = _json_or_problem(state, f"{where}: state()", problems)
     frames = {view: _digest(image) for view, image in sorted(_images(observation).items())}
-    for view in type(world).views:
+    for view in world.views:
         frame = world.render(view)
         if frame is not None:
             problems += _image_problems(frame, f"{where}: render({view!r})")

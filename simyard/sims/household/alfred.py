@@ -436,6 +436,8 @@ class HouseholdEnv(Env):
             raise SimyardError(f"render={render!r} is not a renderer", hint="use auto, osmesa, egl or none")
         self.resolution = int(resolution)
         self.render_mode = render
+        if render == "none":
+            self.views = ()  # text-only: nothing is declared that no observation shows
         self.top_view = bool(top_view)
         self.boxes = bool(boxes)
         self.resources = resources

@@ -12,8 +12,7 @@ predicate on its own when a task gives none) that have held at some step, each c
 success.
 
 Pictures come from the MuJoCo scene (`simyard.sims.household.scene`), built once per world and synced each step;
-with `render="none"` the world is text-only, as EB-Habitat is for a language-only agent (its `views` stay declared,
-so `simyard env check rearrange --world-opt render=none` reports them unseen).
+with `render="none"` the world is text-only, as EB-Habitat is for a language-only agent, and declares no views.
 
 World options: `resolution` (side of the square egocentric view, px; EmbodiedBench's 500), `render` ("auto",
 "none", or a backend the scene knows: "egl", "osmesa"), `top_view` (also a top-down map in each observation),
@@ -83,6 +82,8 @@ class RearrangeEnv(Env):
             raise SimyardError(f"render={render!r} is not a renderer", hint=f"use {', '.join(RENDERERS)}")
         self.resolution = int(resolution)
         self.render_mode = render
+        if render == "none":
+            self.views = ()  # text-only: nothing is declared that no observation shows
         self.top_view = bool(top_view)
         self.boxes = bool(boxes)
         self.resources = resources

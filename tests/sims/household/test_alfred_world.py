@@ -122,17 +122,9 @@ def test_the_oracle_plan_solves_a_task_from_mid_episode(world):
     assert result.info["success"]
 
 
-class _TextOnly(HouseholdEnv):
-    """The world with pictures off, as `render=none` makes it (no views to declare)."""
-
-    views = ()
-
-    def __init__(self) -> None:
-        super().__init__(render="none")
-
-
-def test_the_text_only_world_passes_simyards_conformance_check():
-    results = check_world(_TextOnly, sample=3, gym=False)
+@pytest.mark.parametrize("world", ["household", "rearrange"])
+def test_the_text_only_world_passes_simyards_conformance_check(world):
+    results = check_world(world, sample=3, world_options={"render": "none"})
     assert all_passed(results), [(r.name, r.detail) for r in results if not r.passed]
 
 
