@@ -28,7 +28,7 @@ microwave on a counter).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -277,14 +277,23 @@ def pose_facing(
     Raises:
         KeyError: `thing_id` is not in the house.
     """
-    spots = _standing_spots(house, thing_id, distance_m)
-    clear = [pose for clearance, pose in spots if clearance >= AGENT_RADIUS_M]
+    wanted = 1 if scene is None else 12
+    clear: list[tuple[float, float, float]] = []
+    best: tuple[float, tuple[float, float, float]] | None = None
+    for clearance, pose in _standing_spots(house, thing_id, distance_m):  # lazily: the first spots are usually clear
+        if clearance >= AGENT_RADIUS_M:
+            clear.append(pose)
+            if len(clear) == wanted:
+                break
+        if best is None or clearance > best[0]:
+            best = (clearance, pose)
     if not clear:
-        return max(spots, key=lambda spot: spot[0])[1]
+        assert best is not None
+        return best[1]
     if scene is not None:
         before = house.agent.pose
         try:
-            for pose in clear[:12]:
+            for pose in clear:
                 house.agent.pose = pose
                 if thing_id in scene.visible(house):
                     return pose
@@ -294,8 +303,10 @@ def pose_facing(
     return clear[0]
 
 
-def _standing_spots(house: House, thing_id: str, distance_m: float) -> list[tuple[float, tuple[float, float, float]]]:
-    """(clearance, pose) of every candidate standing spot, in order of preference."""
+def _standing_spots(
+    house: House, thing_id: str, distance_m: float
+) -> Iterator[tuple[float, tuple[float, float, float]]]:
+    """(clearance, pose) of every candidate standing spot, in order of preference, computed as they are asked for."""
     where = placements(house)
     anchor = house.things[thing_id]
     for holder in house.ancestors(thing_id):
@@ -309,15 +320,13 @@ def _standing_spots(house: House, thing_id: str, distance_m: float) -> list[tupl
         for other in house.things.values()
         if other.parent is None and other.id != anchor.id and other.id != house.agent.holding
     ]
-    spots = []
     for turn in (0, 180, 90, -90, 45, -45, 135, -135, 30, -30, 60, -60, 120, -120, 150, -150):
         heading = math.radians(anchor.yaw_deg + turn)
         reach = abs(math.cos(math.radians(turn))) * depth / 2 + abs(math.sin(math.radians(turn))) * width / 2
         for stand in (max(distance_m, reach + 0.45), max(distance_m * 0.75, reach + 0.35), distance_m * 1.3):
             x, y = ax + stand * math.cos(heading), ay + stand * math.sin(heading)
             pose = (round(x, 3), round(y, 3), round(math.degrees(math.atan2(ty - y, tx - x)) % 360.0, 3))
-            spots.append((_clearance((x, y), room, obstacles), pose))
-    return spots
+            yield _clearance((x, y), room, obstacles), pose
 
 
 def _room_of(house: House, thing: Thing, xy: tuple[float, float]) -> Room | None:
