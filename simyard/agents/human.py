@@ -109,10 +109,17 @@ class HumanAgent(Agent):
                 return None, f"not JSON ({exc.msg}); type an object like {self.spec.help or '{...}'}"
         if self.spec.kind == "vector":
             try:
-                return [float(v) if "." in v else int(v) for v in line.replace(",", " ").split()], None
+                numbers = line.strip().strip("[]()").replace(",", " ").split()  # `1 2 3`, `1, 2, 3` or `[1, 2, 3]`
+                return [float(v) if "." in v or "e" in v.lower() else int(v) for v in numbers], None
             except ValueError:
-                return None, f"type {self.spec.size or 'some'} numbers separated by spaces"
+                return None, f"type {self.spec.size or 'some'} numbers separated by spaces, e.g. {self._example()}"
         return line, None
+
+    def _example(self) -> str:
+        """A vector inside the spec's bounds (their lower ends), to show what a typed action looks like."""
+        if self.spec.low is not None:
+            return " ".join(str(int(v)) if self.spec.integer else f"{v:g}" for v in self.spec.low)
+        return " ".join(["0"] * (self.spec.size or 3))
 
     def _save(self, view: str, image) -> Path:
         from PIL import Image
