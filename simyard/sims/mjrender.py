@@ -370,7 +370,10 @@ class Renderer:
         with self._lock:
             entry = self._bound.pop(id(model), None)
             if entry is not None and not self._closed:
-                self._free(entry[1])
+                try:
+                    self._free(entry[1])
+                finally:
+                    self._release()  # else the context stays current in this thread and close() elsewhere fails
 
     def close(self) -> None:
         """Free every model's GL side and the GL context; safe to call twice."""

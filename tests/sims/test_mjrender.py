@@ -107,6 +107,34 @@ def test_egl_renders_where_egl_works():
     assert _run(_EGL_RENDER).stdout.strip() == "rendered"
 
 
+_EGL_FORGET_ON_A_LANE_THEN_CLOSE = """
+import threading
+import mujoco
+from simyard.sims.mjrender import Renderer, View
+model = mujoco.MjModel.from_xml_string("<mujoco><worldbody><geom type='box' size='.1 .1 .1'/></worldbody></mujoco>")
+data = mujoco.MjData(model)
+renderer = Renderer("egl", 64, 64)
+view = View(pos=(-1.0, 0.0, 0.3), forward=(1.0, 0.0, 0.0), width_px=64, height_px=64)
+def lane():  # a world on its lane thread renders, then drops its old model (a scene rebuilt, a world closed)
+    renderer.render(model, data, view)
+    renderer.forget(model)
+thread = threading.Thread(target=lane)
+thread.start()
+thread.join()
+renderer.close()  # the worker's resources close on the main thread
+print("closed")
+"""
+
+
+def test_a_renderer_closes_on_another_thread_after_a_lane_forgot_a_model():
+    # EGL refuses a context that is current in another thread: forget() must leave none current, or every bench
+    # worker printed an EGL traceback when its resources closed.
+    if not mjrender.egl_available():
+        pytest.skip("no EGL display initialises on this machine")
+    result = _run(_EGL_FORGET_ON_A_LANE_THEN_CLOSE)
+    assert result.stdout.strip() == "closed" and "Traceback" not in result.stderr, result.stderr
+
+
 def test_the_renderer_is_created_once_per_resources_scope():
     before = Renderer.instances
     with Resources("worker") as resources:
