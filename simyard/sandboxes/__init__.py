@@ -1,0 +1,1 @@
+"""Sandboxes: where repository worlds run agents' commands (`base.Sandbox`; bwrap, docker, local)."""
