@@ -490,6 +490,8 @@ class HouseholdEnv(Env):
             )
         else:
             ok, reason = self._engine.execute(self._choices.names[skill_id])
+            if ok and self._scene is not None and self._choices.names[skill_id].startswith("find a "):
+                self._look_at_what_was_found()
         if not ok:
             self._invalid_count += 1
         success, progress, view = self._measure()
@@ -514,6 +516,18 @@ class HouseholdEnv(Env):
             "object_states": self._object_states(view),
         }
         return StepResult(self._observation(feedback, view), float(reward), terminated, truncated, info)
+
+    def _look_at_what_was_found(self) -> None:
+        """With pictures on, make sure `find` shows the thing: when a neighbour hides it from the standing pose,
+        try the scene's other clear spots (segmentation renders, ~3 ms each) until one sees it. Only the camera
+        pose changes, so text-only and rendered episodes reach the same states."""
+        from simyard.sims.household.scene import pose_facing
+
+        assert self._engine is not None and self._engine.found is not None
+        house, found = self._engine.house, self._engine.found
+        self._scene.sync(house)
+        if found not in self._scene.visible(house):
+            house.agent.pose = pose_facing(house, found, scene=self._scene)
 
     def oracle(self) -> list[Action]:
         """The rest of a plan that meets every goal from the current state (planner.plan)."""
