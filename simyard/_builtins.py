@@ -8,6 +8,7 @@ REGISTRY: dict[str, dict[str, str]] = {
         "countdown": "simyard.sims.puzzles.countdown:CountdownEnv",
         "household": "simyard.sims.household.alfred:HouseholdEnv",
         "rearrange": "simyard.sims.household.rearrange:RearrangeEnv",
+        "navigation": "simyard.sims.navigation.world:NavigationEnv",
     },
     "agent": {
         "random": "simyard.agents.baselines:RandomAgent",
@@ -19,5 +20,6 @@ REGISTRY: dict[str, dict[str, str]] = {
         "ragen": "simyard.tasks.ragen:ragen_suite",
         "eb-alfred": "simyard.tasks.eb_alfred:eb_alfred_suite",
         "eb-habitat": "simyard.tasks.eb_habitat:eb_habitat_suite",
+        "eb-navigation": "simyard.tasks.eb_navigation:eb_navigation_suite",
     },
 }
