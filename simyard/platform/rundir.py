@@ -5,14 +5,15 @@ A run directory looks like this::
     run.json                      the manifest: suite, agent and options, limits, seed, code version, sessions, status
     run.lock                      held (flock) by the one process writing the run
     tasks.jsonl                   the tasks the run covers, snapshotted at the start so a resume runs the same ones
-    results.jsonl                 the results index: one `EpisodeResult` per line, fsynced, written by one process
+    results.jsonl                 the results index: one `EpisodeResult` per line, written by one process
     episodes/<task>__s<seed>/
         trajectory.jsonl          a `reset` line, one `step` line per executed step, an `end` line with the result
         frames/step_0003_rgb.png  the images the agent saw after step 3 (step 0 is the reset)
 
 The index is the only file a resume trusts: an episode is done when its row is in the index, and a row is in the
-index only once it was flushed and fsynced. A crash can leave at most one torn final line; readers ignore it and
-the next writer repairs it, so nothing recorded is ever lost and nothing is counted twice. Trajectories are written
+index once it was flushed to the OS (it is fsynced within 0.1 s, and at the end). A crash can leave at most one
+torn final line; readers ignore it and the next writer repairs it, so nothing recorded is ever lost and nothing is
+counted twice. Trajectories are written
 with ordinary buffered I/O (no fsync per step) because they are cheap to regenerate and the recorder must stay
 within tens of microseconds per step.
 """

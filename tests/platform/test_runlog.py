@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -33,6 +34,21 @@ def test_index_round_trips_rows_in_write_order(tmp_path):
         index.append([_result("c")])
     rows = ResultsIndex(tmp_path / INDEX_FILE).read()
     assert [(row.task_id, row.success) for row in rows] == [("a", True), ("b", False), ("c", True)]
+
+
+def test_index_rows_are_readable_at_once_and_fsyncs_are_shared_within_the_interval(tmp_path, monkeypatch):
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    index = ResultsIndex(tmp_path / INDEX_FILE)
+    index.sync_interval_s = 60.0
+    for number in range(50):
+        index.append([_result(f"t{number}")])
+        # flushed to the OS with each append: another reader (a resume after a kill) sees the row at once
+        assert len(ResultsIndex(tmp_path / INDEX_FILE).read()) == number + 1
+    assert len(synced) == 1  # the first append syncs; the next 49 share the interval's commit
+    index.close()
+    assert len(synced) == 2  # what was pending is synced when the index closes
 
 
 def test_index_ignores_a_torn_final_line(tmp_path):
