@@ -9,6 +9,7 @@ REGISTRY: dict[str, dict[str, str]] = {
         "household": "simyard.sims.household.alfred:HouseholdEnv",
         "rearrange": "simyard.sims.household.rearrange:RearrangeEnv",
         "navigation": "simyard.sims.navigation.world:NavigationEnv",
+        "manipulation": "simyard.sims.manipulation.world:ManipulationEnv",
     },
     "agent": {
         "random": "simyard.agents.baselines:RandomAgent",
@@ -21,5 +22,6 @@ REGISTRY: dict[str, dict[str, str]] = {
         "eb-alfred": "simyard.tasks.eb_alfred:eb_alfred_suite",
         "eb-habitat": "simyard.tasks.eb_habitat:eb_habitat_suite",
         "eb-navigation": "simyard.tasks.eb_navigation:eb_navigation_suite",
+        "eb-manipulation": "simyard.tasks.eb_manipulation:eb_manipulation_suite",
     },
 }

@@ -18,9 +18,9 @@ from simyard.sims.manipulation import discrete, scene
 from simyard.sims.mjrender import View
 
 #: The front camera: in front of the table, looking back at the robot (image right = +y, up = +z).
-CAMERA_POS = (1.2, 0.0, 1.42)
-CAMERA_TARGET = (0.12, 0.0, 0.78)
-FOVY_DEG = 46.0
+CAMERA_POS = (1.05, 0.0, 1.62)
+CAMERA_TARGET = (0.0, 0.0, 0.8)
+FOVY_DEG = 52.0
 #: Where the axes start: the table's far-left corner as the camera sees it (x = EB's lower bound, y = -0.45).
 AXES_ORIGIN = (discrete.SCENE_BOUNDS[0] + 0.02, -0.45, scene.TABLE_TOP_M)
 AXIS_LENGTH_M = 0.15
