@@ -74,7 +74,9 @@ def parse(action: Action) -> int | None:
     if isinstance(action, (int, np.integer)) and not isinstance(action, bool):
         return int(action) if 0 <= action < len(SKILLS) else None
     if isinstance(action, str):
-        return _BY_NAME.get(" ".join(action.split()).lower())
+        text = " ".join(action.split()).lower()
+        found = _BY_NAME.get(text)
+        return found if found is not None else _BY_NAME.get(text.rstrip("."))
     return None
 
 
