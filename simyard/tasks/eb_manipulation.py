@@ -141,17 +141,22 @@ def _spots(rng: np.random.Generator, kinds: list[str], yaws: list[float | None] 
     circles: list[tuple[float, float, float]] = []
     for number, kind in enumerate(kinds):
         radius = math.hypot(*shapes.HALF_EXTENT_M[kind])
+        wanted = yaws[number] if yaws is not None else None
+        yaw = float(rng.uniform(-180, 180)) if wanted is None else wanted
+        # A wiping area is wiped from one end to the other, 10 cm either side of its middle: both ends in reach.
+        along = 0.1 if kind in shapes.AREA_KINDS else 0.0
+        ends = [(along * math.cos(math.radians(yaw)) * sign, along * math.sin(math.radians(yaw)) * sign)
+                for sign in (-1, 1)]  # fmt: skip
         for _ in range(200):
             x, y = float(rng.uniform(*X_RANGE)), float(rng.uniform(*Y_RANGE))
-            reach = math.hypot(x - _BASE_XY[0], y - _BASE_XY[1]) + (0.05 if kind == "sorter" else 0.0)
-            if REACH_M[0] <= reach <= REACH_M[1] and all(
+            margin = 0.05 if kind == "sorter" else 0.0
+            reaches = [math.hypot(x + dx - _BASE_XY[0], y + dy - _BASE_XY[1]) + margin for dx, dy in ends]
+            if all(REACH_M[0] <= reach <= REACH_M[1] for reach in reaches) and all(
                 math.hypot(x - cx, y - cy) >= radius + cr + 0.04 for cx, cy, cr in circles
             ):
                 break
         else:
             return None
-        wanted = yaws[number] if yaws is not None else None
-        yaw = float(rng.uniform(-180, 180)) if wanted is None else wanted
         circles.append((x, y, radius))
         out.append((round(x, 4), round(y, 4), round(yaw, 2)))
     return out

@@ -20,7 +20,7 @@ from simyard.sims.manipulation import scene, shapes
 #: Share of a wiping area's sample points the sponge must cover.
 WIPE_SHARE = 0.9
 #: The sponge counts as wiping when its underside is this close to the table.
-WIPE_GAP_M = 0.012
+WIPE_GAP_M = 0.015
 
 
 def inside_box(point: np.ndarray, centre: np.ndarray, yaw_deg: float, half_xy: float, z_low: float, z_high: float

@@ -18,6 +18,8 @@ import numpy as np
 
 from simyard.sims.manipulation import discrete, scene, shapes
 
+#: How far the grasp turns from the thing's own yaw: a moon is gripped across its narrow width (its local x).
+GRASP_TURN = {"moon": 90.0}
 #: Lowest tip height that keeps the fingertips (1.5 cm past the tip) off the table, as a Z index.
 MIN_GRASP_Z = 17
 #: Carrying height (Z index): clear of the sorter's top with an object hanging below the fingers.
@@ -89,9 +91,10 @@ def _deliver(family: str, goal: dict[str, str], things: dict[str, ThingState], c
         return _over_and_drop(bottom.pos, release_centre, offset, yaw_index)
     area = things[goal["area"]]
     axis = np.array([math.cos(math.radians(area.yaw_deg)), math.sin(math.radians(area.yaw_deg))])
-    wipe_centre = top + shapes.HALF_HEIGHT_M["sponge"] + 0.002
-    tip_z = wipe_centre - offset[2]
-    z_index = _nearest_z(tip_z)
+    # Skim the table: the sponge's underside 2-12 mm above it (within goals.WIPE_GAP_M), never pressed into it,
+    # where friction would stall the arm.
+    lowest_tip = top + shapes.HALF_HEIGHT_M["sponge"] + 0.002 - offset[2]
+    z_index = int(math.ceil((lowest_tip - discrete.LOWER[2]) / discrete.RESOLUTION_M[2] - 0.5))
     hover = z_index + 6
     start, end = area.pos[:2] - 0.095 * axis - offset[:2], area.pos[:2] + 0.095 * axis - offset[:2]
     sx, sy, _ = discrete.position_to_index((start[0], start[1], 1.0))
@@ -122,7 +125,7 @@ def _grasp(thing: ThingState, reachable: Reachable) -> tuple[list[int], int, np.
     natural = heading - 45.0  # the tip's yaw when the arm points at the spot from its home pose
     candidates = []
     for k in range(-6, 7):
-        yaw = thing.yaw_deg + k * period
+        yaw = thing.yaw_deg + GRASP_TURN.get(thing.kind, 0.0) + k * period
         candidates.append((abs(_wrap(yaw - natural)), _wrap(yaw)))
     for _, yaw in sorted(candidates):
         index = discrete.degrees_to_index(yaw)

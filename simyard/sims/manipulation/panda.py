@@ -9,6 +9,8 @@ What is changed, and why:
 
 * every arm body gets `gravcomp="1"`, so the position servos hold a pose without sagging under gravity (MuJoCo's
   Panda in Menagerie does the same); otherwise a 1 cm bin would be lost to tracking error;
+* the arm's joints are less damped (100 -> 30 at the shoulder and elbow, 10 -> 3 at the wrist), so moving at 1 rad/s
+  stays within the servos' force limits;
 * the fingers are lighter and less damped (damping 100 -> 20, armature 5 -> 0.1), so a grasp closes in about 0.2 s
   of simulated time instead of a second;
 * a `tip` site sits between the fingertips (0.245 m from link 7), oriented so its +z is the approach direction and
@@ -40,6 +42,9 @@ FINGER_BODIES = ("panda0_leftfinger", "panda0_rightfinger")
 FINGER_OPEN_M = 0.04
 #: Where the tip sits along link 7's z axis (metres).
 TIP_OFFSET_M = 0.245
+#: Joint damping (N m s/rad) by class: the kitchen model's 100 and 10 would need more than the servos' force limits
+#: (87 and 12 N m) to move at 1 rad/s, so the servos saturate and the tip leaves its path.
+_ARM_DAMPING = {"panda_arm": "30", "panda_forearm": "3"}
 #: Collision bits: the static table, movable objects, the robot.
 TABLE_BIT, OBJECT_BIT, ROBOT_BIT = 1, 2, 4
 
@@ -94,6 +99,9 @@ def robot_assets(base_pos: tuple[float, float, float]) -> tuple[str, str, str, d
             for geom in default.findall("geom"):
                 geom.set("contype", str(ROBOT_BIT))
                 geom.set("conaffinity", str(TABLE_BIT | OBJECT_BIT))
+        if default.get("class") in _ARM_DAMPING:
+            for joint in default.findall("joint"):
+                joint.set("damping", _ARM_DAMPING[default.get("class", "")])
         if default.get("class") == "panda_col":
             for geom in default.findall("geom"):
                 geom.set("contype", str(ROBOT_BIT))

@@ -157,7 +157,7 @@ def model_xml() -> tuple[str, dict[str, bytes]]:
     x0, x1 = TABLE_X_M
     table = (f'<geom name="table" type="box" pos="{(x0 + x1) / 2:g} 0 {TABLE_TOP_M - 0.02:g}" '
              f'size="{(x1 - x0) / 2:g} {TABLE_HALF_Y_M:g} 0.02" material="wood" contype="{panda.TABLE_BIT}" '
-             f'conaffinity="{panda.OBJECT_BIT | panda.ROBOT_BIT}"/>')  # fmt: skip
+             f'conaffinity="{panda.OBJECT_BIT}"/>')  # fmt: skip
     legs = "".join(
         f'<geom type="box" size="0.03 0.03 {(TABLE_TOP_M - 0.04) / 2:g}" pos="{x:g} {y:g} '
         f'{(TABLE_TOP_M - 0.04) / 2:g}" material="wood_dark" {_VISUAL}/>'

@@ -174,6 +174,9 @@ def moon_prism(outer: float = 0.028, inner: float = 0.024, shift: float = 0.014,
     ]
     # inner_arc runs from the lower horn back round to the upper one, just inside the outer arc
     outline = outer_arc + inner_arc
+    # Centre the crescent on its own centroid, so the body's origin (what is grasped and listed) is on the material.
+    cx, cy = _centroid(outline)
+    outline = [(x - cx, y - cy) for x, y in outline]
     caps = []
     n = samples
     # a band: outer[k] .. outer[k+1] against inner points (inner index k maps to outline n+k for k in 1..n-1)
@@ -186,6 +189,17 @@ def moon_prism(outer: float = 0.028, inner: float = 0.024, shift: float = 0.014,
         if d != a and d != c:
             caps.append((a, c, d))
     return extrude(outline, caps, height)
+
+
+def _centroid(outline: list[tuple[float, float]]) -> tuple[float, float]:
+    """The area centroid of a simple polygon (shoelace formula)."""
+    area = cx = cy = 0.0
+    for (x0, y0), (x1, y1) in zip(outline, outline[1:] + outline[:1], strict=True):
+        cross = x0 * y1 - x1 * y0
+        area += cross
+        cx += (x0 + x1) * cross
+        cy += (y0 + y1) * cross
+    return cx / (3 * area), cy / (3 * area)
 
 
 def area_triangle(length: float = 0.16, width: float = 0.07) -> Prism:
