@@ -217,6 +217,8 @@ def _draft(house: House, target: Thing, subset: str, rng: np.random.Generator) -
             continue
         if not starts.free_start(space, xy) or not starts.clear_line(space, xy, target_xy):
             continue
+        if starts.hidden_behind(scene, target.id, xy):
+            continue
         yaw = starts.facing_yaw(xy, target_xy)
         if subset == "long_horizon":
             yaw = (yaw + 180.0) % 360.0

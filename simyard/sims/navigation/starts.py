@@ -2,7 +2,8 @@
 
 Shared by the suite generator and the data loader, which checks that a scene built around EB's recorded start keeps
 the geometry the record implies. "In view" here is geometric: the target within the camera's horizontal field of
-view and no furniture footprint on the floor between the agent and it. The pictures' own visibility test
+view, no furniture footprint on the floor between the agent and it, and nothing as tall on its own furniture in front
+of it. The pictures' own visibility test
 (`household.scene.Scene.visible`, from a segmentation render) is what the tests check a sample against.
 """
 
@@ -12,6 +13,8 @@ import math
 
 import numpy as np
 
+from simyard.sims.household.scene import extents, placements
+from simyard.sims.household.state import House
 from simyard.sims.navigation.space import FreeSpace
 
 #: EB-Navigation's base subset: a start 2.5-3.0 m from the target.
@@ -51,6 +54,30 @@ def clear_line(space: FreeSpace, start: tuple[float, float], target: tuple[float
     points = np.stack([start[0] + ts * (target[0] - start[0]), start[1] + ts * (target[1] - start[1])], axis=1)
     clearance, _ = space.clearance(points)
     return bool(np.all(clearance > 0.0))
+
+
+def hidden_behind(house: House, target_id: str, start: tuple[float, float]) -> list[str]:
+    """Things on the target's furniture that stand between `start` and the target on the floor plan and are at least
+    as tall as it (a kettle in front of a mug): from the start, they may hide it."""
+    target = house.things[target_id]
+    if target.parent is None:
+        return []
+    where = placements(house)
+    tx, ty, _ = where[target_id].center
+    sx, sy = start
+    length = math.hypot(tx - sx, ty - sy)
+    ux, uy = (tx - sx) / length, (ty - sy) / length
+    own = max(extents(target)[:2]) * where[target_id].scale / 2
+    found = []
+    for other in house.children(target.parent):
+        if other.id == target_id or extents(other)[2] < 0.8 * extents(target)[2]:
+            continue
+        ox, oy, _ = where[other.id].center
+        ahead = (ox - sx) * ux + (oy - sy) * uy  # along the line of sight
+        aside = abs(-(ox - sx) * uy + (oy - sy) * ux)
+        if ahead < length and aside < own + max(extents(other)[:2]) * where[other.id].scale / 2:
+            found.append(other.id)
+    return found
 
 
 def free_start(space: FreeSpace, xy: tuple[float, float]) -> bool:
