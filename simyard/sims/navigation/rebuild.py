@@ -133,10 +133,12 @@ class _Maker:
         holder = self.new(holder_type, (hx, hy, surface / 2), self.facing, size=(width, depth, surface))
         self.new(type_, (tx, ty, tz), self.facing, parent=holder.id, thing_id=record.target_id)
         self.keep_out.append(_box((hx, hy), holder.size_m, self.facing, 0.3))
-        if holder_type == "CounterTop":  # a counter holds more than the target
+        if holder_type == "CounterTop":  # a counter holds more than the target, though nothing that hides it
             for extra in ("Mug", "Kettle", "SaltShaker"):
                 if extra != type_ and self.rng.random() < 0.6:
                     self._on(extra, holder)
+            for thing_id in starts.hidden_behind(self.house, record.target_id, record.start[:2]):
+                del self.house.things[thing_id]
 
     def _wall_behind(self, x: float, y: float, half_depth: float) -> None:
         fx, fy = math.cos(math.radians(self.facing)), math.sin(math.radians(self.facing))

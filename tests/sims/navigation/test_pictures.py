@@ -76,3 +76,16 @@ def test_the_target_is_out_of_view_at_every_long_horizon_start_and_in_view_at_ev
 def test_the_world_with_pictures_passes_simyards_conformance_check(backend):
     results = check_world("navigation", sample=2, seeds=(0,), world_options={"render": backend, "resolution": 64})
     assert all_passed(results), [r for r in results if not r.passed]
+
+
+def test_a_rebuilt_eb_task_shows_the_target_at_the_start_unless_long_horizon(backend):
+    from pathlib import Path
+
+    from simyard.sims.navigation.eb_data import load_eb_navigation
+
+    tasks = load_eb_navigation(Path(__file__).parents[2] / "fixtures" / "eb_navigation", ["base", "long_horizon"])
+    with NavigationEnv(render=backend) as env:
+        for task in tasks:
+            env.reset(task)
+            seen = task.config["target_id"] in env._scene.visible(min_pixels=1)
+            assert seen == (task.subset == "base"), task.id
