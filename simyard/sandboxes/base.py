@@ -40,7 +40,10 @@ class Limits:
         cpu_s: CPU seconds per command (RLIMIT_CPU or the container's CPU quota).
         memory_mb: Address space / container memory.
         pids: Processes and threads at once (a fork bomb stops here).
-        output_bytes: Bytes kept per stream (stdout, stderr); the rest is dropped and reported.
+        output_bytes: Bytes kept per stream (stdout, stderr); the rest is dropped and reported. The first and the
+            last half are kept, and one marker line in between says how many bytes were dropped.
+        cpus: CPUs the sandbox may use at once (`docker` only: its CPU quota; None: no quota). `bwrap` has no CPU
+            share, only `cpu_s`.
     """
 
     timeout_s: float = 60.0
@@ -48,6 +51,7 @@ class Limits:
     memory_mb: int = 2048
     pids: int = 256
     output_bytes: int = 1 << 20
+    cpus: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,8 @@ class Sandbox(abc.ABC):
     def __init__(self, workspace: Path, limits: Limits) -> None:
         self.workspace = Path(workspace)
         self.limits = limits
+        #: Where the workspace appears to the commands (`/workspace` for bwrap and docker, the host path for local).
+        self.workdir = str(self.workspace)
 
     @abc.abstractmethod
     def run(
