@@ -43,6 +43,8 @@ PER_VARIATION = 12
 MAX_STEPS = 15
 #: Where things are drawn (metres, EB's frame): within the Panda's comfortable reach from its base at x = -0.3.
 X_RANGE, Y_RANGE, REACH_M = (-0.05, 0.33), (-0.33, 0.33), (0.3, 0.62)
+#: The tall shape sorter stands where the arm reaches over its top (16 cm up) with room to spare.
+SORTER_REACH_M = (0.38, 0.57)
 _BASE_XY = (-0.3, 0.0)
 
 _SHAPE_RIDDLES = {
@@ -149,9 +151,9 @@ def _spots(rng: np.random.Generator, kinds: list[str], yaws: list[float | None] 
                 for sign in (-1, 1)]  # fmt: skip
         for _ in range(200):
             x, y = float(rng.uniform(*X_RANGE)), float(rng.uniform(*Y_RANGE))
-            margin = 0.05 if kind == "sorter" else 0.0
-            reaches = [math.hypot(x + dx - _BASE_XY[0], y + dy - _BASE_XY[1]) + margin for dx, dy in ends]
-            if all(REACH_M[0] <= reach <= REACH_M[1] for reach in reaches) and all(
+            low, high = SORTER_REACH_M if kind == "sorter" else REACH_M
+            reaches = [math.hypot(x + dx - _BASE_XY[0], y + dy - _BASE_XY[1]) for dx, dy in ends]
+            if all(low <= reach <= high for reach in reaches) and all(
                 math.hypot(x - cx, y - cy) >= radius + cr + 0.04 for cx, cy, cr in circles
             ):
                 break

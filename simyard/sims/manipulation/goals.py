@@ -49,11 +49,12 @@ def stacked(top: np.ndarray, top_kind: str, bottom: np.ndarray, bottom_kind: str
 
 
 def area_points(kind: str, centre: tuple[float, float], yaw_deg: float) -> np.ndarray:
-    """Points (x, y) that a wipe must cover: along the area's long axis, and beside it for a rectangle."""
+    """Points (x, y) that a wipe must cover: along the area's long axis (its yaw), and beside it for a rectangle and
+    the round and star areas."""
     along = np.linspace(-0.065, 0.065, 8)
     offsets = (-0.015, 0.0, 0.015) if kind == "rectangle_area" else (0.0,)
-    if kind in ("round_area", "star_area"):  # no long axis: a cross through the middle
-        local = [(u, 0.0) for u in np.linspace(-0.035, 0.035, 5)] + [(0.0, v) for v in (-0.035, -0.017, 0.017, 0.035)]
+    if kind in ("round_area", "star_area"):  # no long axis: a band through the middle along its yaw
+        local = [(u, v) for u in np.linspace(-0.035, 0.035, 5) for v in (-0.01, 0.0, 0.01)]
     else:
         local = [(u, v) for u in along for v in offsets]
     c, s = math.cos(math.radians(yaw_deg)), math.sin(math.radians(yaw_deg))
