@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath
 from simyard.platform.errors import SimyardError
 from simyard.repos.history import Candidate, functions_in, splice, walk_history
 from simyard.repos.instances import Instance, read_instances, write_instances
-from simyard.repos.testrun import TestRun, error_log, make_runner, run_pytest
+from simyard.repos.testrun import TestRun, default_python, error_log, make_runner, run_pytest
 from simyard.repos.workspaces import (
     Upstream,
     WorkspaceRoot,
@@ -69,7 +69,7 @@ class BuildOptions:
     Attributes:
         timeout_s: Limit per pytest run (SyncBench: 600 s).
         sandbox: Where the tests run (`local`, `bwrap`, `docker`; see simyard.sandboxes).
-        python: The interpreter that runs pytest (default: this one).
+        python: The interpreter that runs pytest (default: this one for `local`, `python3` in a sandbox).
         include_async: Also `async def` functions (SyncBench: no).
         require_context_change: The file around the function must have changed too.
         settings: Which of `caller`, `callee` to build.
@@ -257,7 +257,8 @@ class _Verifier:
             self.root.close()
 
     def _pytest(self, test_file: str) -> TestRun:
-        return run_pytest(self.runner, test_file, timeout_s=self.options.timeout_s, python=self.options.python,
+        return run_pytest(self.runner, test_file, timeout_s=self.options.timeout_s,
+                          python=self.options.python or default_python(self.options.sandbox),
                           extra_args=self.options.pytest_args)
 
     def verify(self, pair: Pair) -> tuple[str, Instance | None, str]:

@@ -8,28 +8,23 @@ skipped, warning, error`, with its `total` = passed + xfailed + failed + skipped
 instances compare with SyncBench's own.
 
 The runner is anything with the `Sandbox.run(command, timeout_s=, env=)` method of `simyard.sandboxes.base`;
-`make_runner` makes one through `simyard.sandboxes.factory.make_sandbox` when that exists, and otherwise (for the
-`local` kind only) a plain subprocess.
+`make_runner` makes one through `simyard.sandboxes.factory.make_sandbox`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simyard.platform.errors import SimyardError
 from simyard.sandboxes.base import CommandResult, Limits
 
 __all__ = [
     "SUMMARY_KEYS",
     "TestRun",
+    "default_python",
     "error_log",
     "make_runner",
     "parse_outcomes",
@@ -173,55 +168,13 @@ def error_log(log: str, limit: int = LOG_CHARS) -> str:
 
 
 def make_runner(kind: str, workspace: Path, limits: Limits | None = None):
-    """A sandbox of `kind` on `workspace` (`simyard.sandboxes.factory.make_sandbox`); until that module exists,
-    `local` is a plain subprocess and other kinds are an error. Close it when done."""
-    limits = limits or Limits()
-    try:
-        from simyard.sandboxes.factory import make_sandbox
-    except ImportError:
-        if kind != "local":
-            raise SimyardError(f"sandbox {kind!r} is not available in this version",
-                               hint="use sandbox 'local'") from None
-        return _SubprocessRunner(workspace, limits)
-    return make_sandbox(kind, workspace, limits)
+    """A sandbox of `kind` (`local`, `bwrap`, `docker`) on `workspace`, through `make_sandbox`. Close it when done."""
+    from simyard.sandboxes.factory import make_sandbox
+
+    return make_sandbox(kind, workspace, limits or Limits())
 
 
-class _SubprocessRunner:
-    """A plain subprocess in the workspace (isolates nothing): the fallback before the sandboxes land."""
-
-    kind = "local"
-    isolated = False
-
-    def __init__(self, workspace: Path, limits: Limits) -> None:
-        self.workspace = Path(workspace)
-        self.limits = limits
-
-    def run(self, command: str | Sequence[str], timeout_s: float | None = None,
-            env: Mapping[str, str] | None = None, stdin: str | None = None) -> CommandResult:
-        argv = ["bash", "-lc", command] if isinstance(command, str) else list(command)
-        started = time.perf_counter()
-        process = subprocess.Popen(argv, cwd=self.workspace, env={**os.environ, **(env or {})},
-                                   stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-        try:
-            out, err = process.communicate(stdin.encode() if stdin is not None else None,
-                                           timeout=timeout_s or self.limits.timeout_s)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            out, err = process.communicate()
-            timed_out = True
-        cap = self.limits.output_bytes
-        return CommandResult(exit_code=None if timed_out else process.returncode,
-                             stdout=out[:cap].decode(errors="replace"), stderr=err[:cap].decode(errors="replace"),
-                             duration_s=time.perf_counter() - started, timed_out=timed_out,
-                             truncated=len(out) > cap or len(err) > cap)
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def default_python(kind: str) -> str:
+    """The interpreter that runs pytest: this one for `local` (same packages), the sandbox's `python3` elsewhere
+    (this interpreter's path does not exist inside bwrap or a container)."""
+    return sys.executable if kind == "local" else "python3"

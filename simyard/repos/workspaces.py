@@ -279,7 +279,9 @@ class Workspace:
 
     Attributes:
         path: The working tree the agent edits: the sandbox's workspace.
-        upstream: The bare repository `origin` points at; show it read-only at the same path in the sandbox.
+        upstream: The bare repository on the host; the sandbox must show it read-only at `remote_url`.
+        remote_url: What `origin` says (the upstream's host path unless `Workspaces(remote_url=...)` chose a path
+            where the sandbox mounts it).
         head_sha: The belief commit (`main`, HEAD).
         base_sha: What `origin/main` names before a fetch.
         world_sha: What `origin/main` names after a fetch.
@@ -287,6 +289,7 @@ class Workspace:
 
     path: Path
     upstream: Path
+    remote_url: str
     head_sha: str
     base_sha: str
     world_sha: str
@@ -304,11 +307,20 @@ class Workspace:
 
 class Workspaces:
     """Makes workspaces for one upstream in one root: a template per belief state, built on first use, and a plain
-    copy of it per episode (`create`). Not thread-safe; one per worker process (or lane)."""
+    copy of it per episode (`create`). Not thread-safe; one per worker process (or lane).
 
-    def __init__(self, root: WorkspaceRoot, upstream: Upstream) -> None:
+    Args:
+        root: Where templates and workspaces live.
+        upstream: The pinned world state.
+        remote_url: What the workspaces' `origin` names. Default: the upstream's host path, right where the sandbox
+            shows that path as is (`local`; bwrap or docker with a read-only bind at the same path). A world that
+            mounts the upstream elsewhere (say `/upstream.git`) passes that path.
+    """
+
+    def __init__(self, root: WorkspaceRoot, upstream: Upstream, remote_url: str | None = None) -> None:
         self.root = root
         self.upstream = upstream
+        self.remote_url = remote_url or str(upstream.path)
         self._templates: dict[str, tuple[Path, str]] = {}
 
     def create(self, belief: BeliefState) -> Workspace:
@@ -316,17 +328,21 @@ class Workspaces:
         template, head = self.template(belief)
         path = self.root.path / f"ws-{uuid.uuid4().hex[:12]}"
         shutil.copytree(template, path, symlinks=True)
-        return Workspace(path=path, upstream=self.upstream.path, head_sha=head, base_sha=belief.base_sha,
-                         world_sha=self.upstream.world_sha)
+        return Workspace(path=path, upstream=self.upstream.path, remote_url=self.remote_url, head_sha=head,
+                         base_sha=belief.base_sha, world_sha=self.upstream.world_sha)
 
     def template(self, belief: BeliefState) -> tuple[Path, str]:
         """The template for `belief` and its head sha, built once."""
         if belief.world_sha != self.upstream.world_sha:
             raise SimyardError(f"belief is against world {belief.world_sha[:12]}, upstream holds "
                                f"{self.upstream.world_sha[:12]}", hint="pin the instance's world sha first")
-        key = belief.key()
+        key = f"{belief.key()}-{hashlib.sha256(self.remote_url.encode()).hexdigest()[:6]}"
         if key not in self._templates:
-            self._templates[key] = self._build(belief, self.root.path / "templates" / key)
+            target = self.root.path / "templates" / key
+            if target.is_dir():  # built by another factory of this root
+                self._templates[key] = target, git(target, "rev-parse", "HEAD").strip()
+            else:
+                self._templates[key] = self._build(belief, target)
         return self._templates[key]
 
     def _build(self, belief: BeliefState, target: Path) -> tuple[Path, str]:
@@ -361,6 +377,8 @@ class Workspaces:
         git(work, "branch", "-q", "--set-upstream-to=origin/main", "main")
         git(work, "config", "user.name", AGENT_NAME)
         git(work, "config", "user.email", AGENT_EMAIL)
+        if self.remote_url != upstream:
+            git(work, "remote", "set-url", "origin", self.remote_url)
         (work / ".git" / "FETCH_HEAD").unlink(missing_ok=True)
         head = git(work, "rev-parse", "HEAD").strip()
         work.rename(target)
