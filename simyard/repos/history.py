@@ -29,6 +29,8 @@ Choices (SyncBench's differ; each is deliberate):
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -56,7 +58,8 @@ class FunctionSource:
         def_line: The `def` line.
         end: Last line of the body.
         indent: The indentation of the `def` line.
-        code: Lines `start..end` with `indent` removed from each line that has it.
+        code: Lines `start..end` with `indent` removed from each line that has it, except lines inside a
+            multi-line string (their text is the string's; `splice` leaves them alone too).
     """
 
     qualname: str
@@ -79,15 +82,15 @@ def functions_in(source: str) -> dict[str, FunctionSource]:
     tree = ast.parse(source)
     lines = source.splitlines(keepends=True)
     found: dict[str, FunctionSource] = {}
-    _collect(tree.body, "", False, lines, found)
+    _collect(tree.body, "", False, lines, _string_continuation_lines(source), found)
     return found
 
 
-def _collect(body: list[ast.stmt], prefix: str, in_class: bool, lines: list[str],
+def _collect(body: list[ast.stmt], prefix: str, in_class: bool, lines: list[str], in_string: set[int],
              found: dict[str, FunctionSource]) -> None:
     for node in body:
         if isinstance(node, ast.ClassDef):
-            _collect(node.body, f"{prefix}{node.name}.", True, lines, found)
+            _collect(node.body, f"{prefix}{node.name}.", True, lines, in_string, found)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             qualname = prefix + node.name
             count = 2
@@ -98,7 +101,9 @@ def _collect(body: list[ast.stmt], prefix: str, in_class: bool, lines: list[str]
             end = node.end_lineno or node.lineno
             def_text = lines[node.lineno - 1]
             indent = def_text[: len(def_text) - len(def_text.lstrip())]
-            code = "".join(_unindent(line, indent) for line in lines[start - 1:end])
+            # A line that continues a multi-line string is the string's text: it keeps its indentation.
+            code = "".join(line if number in in_string else _unindent(line, indent)
+                           for number, line in enumerate(lines[start - 1:end], start))
             found[qualname] = FunctionSource(
                 qualname=qualname, name=node.name, kind="method" if in_class else "function",
                 is_async=isinstance(node, ast.AsyncFunctionDef), start=start, def_line=node.lineno, end=end,
@@ -136,10 +141,27 @@ def splice(source: str, function: str, code: str) -> str:
     lines, target = _find(source, function)
     first = next((line for line in code.splitlines() if line.strip()), "")
     start = target.start if first.lstrip().startswith("@") else target.def_line
-    new = [target.indent + line if line.strip() else line for line in code.splitlines(keepends=True)]
+    inside = _string_continuation_lines(code)
+    new = [target.indent + line if line.strip() and number not in inside else line
+           for number, line in enumerate(code.splitlines(keepends=True), 1)]
     if new and not new[-1].endswith("\n"):
         new[-1] += "\n"
     return "".join(lines[: start - 1] + new + lines[target.end:])
+
+
+def _string_continuation_lines(code: str) -> set[int]:
+    """Lines (1-based) that continue a multi-line string: their text is the string's, so they get no indent."""
+    lines: set[int] = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type == tokenize.STRING or token.type in _FSTRING_TOKENS:
+                lines.update(range(token.start[0] + 1, token.end[0] + 1))
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return lines
+
+
+_FSTRING_TOKENS = {getattr(tokenize, name) for name in ("FSTRING_MIDDLE", "FSTRING_END") if hasattr(tokenize, name)}
 
 
 def remove_function(source: str, function: str) -> str:
