@@ -219,8 +219,8 @@ def open_source(source: Path | str):
 def resolve_sha(repo, rev: str | None) -> str:
     """The full sha of `rev` (a sha, a branch, a tag; HEAD when None) in `repo`, or a one-line error."""
     try:
-        return repo.commit(rev or "HEAD").hexsha
-    except Exception:  # gitdb's BadName/BadObject and ValueError all mean the same thing here
+        return repo.git.rev_parse("--verify", "--quiet", f"{rev or 'HEAD'}^{{commit}}").strip()
+    except Exception:  # GitCommandError, and a rev that git reads as an option, mean the same thing here
         raise SimyardError(f"no commit {rev!r} in {repo.working_dir or repo.git_dir}",
                            hint="give a sha, branch or tag that exists there") from None
 
