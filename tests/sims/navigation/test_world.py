@@ -180,3 +180,21 @@ def test_episode_run_with_the_oracle_succeeds(tmp_path):
 def test_the_target_position_is_where_success_is_measured_from(world):
     env = world()
     assert env.state()["distance"] == pytest.approx(math.dist((2.5, 3.4), BREAD_XY))
+
+
+def test_the_gymnasium_view_has_eight_discrete_actions():
+    import simyard.gym
+
+    env = simyard.gym.make("navigation", render="none")
+    env.reset(seed=1)
+    _, reward, terminated, truncated, info = env.step(0)
+    assert env.action_space.n == 8 and info["feedback"].startswith("Last action MoveAhead")
+    env.close()
+
+
+def test_bench_run_with_the_oracle_solves_the_first_tasks_of_the_suite(tmp_path):
+    from simyard.platform.bench import run_bench
+
+    summary = run_bench("eb-navigation", "oracle", workers=1, limit=5, out=tmp_path / "run",
+                        world_options={"render": "none"})  # fmt: skip
+    assert summary.status == "finished" and [r.success for r in summary.results] == [True] * 5
