@@ -10,7 +10,7 @@ An action is executed as RLBench's `ABS_EE_POSE_PLAN_WORLD_FRAME` mode does it, 
 2. move: each waypoint becomes the position servos' target for 10 physics steps (20 ms); then the arm settles;
 3. grip: the fingers close (or open) until they stop. A closing gripper that touches one object with both fingers
    holds it with a weld to the hand, as RLBench attaches grasped objects to the gripper; opening releases it, and
-   ten more steps let it drop, as RLBench does.
+   the simulation runs on until things are still (at most 0.5 s, RLBench's ten 50 ms steps) so it lands.
 
 Why not mink: its QP needs `qpsolvers`/`daqp` and gains nothing here (one end-effector task, box joint limits); the
 Jacobian method is 40 lines, has no dependency beyond MuJoCo and solves a pose in well under a millisecond.
@@ -43,7 +43,7 @@ IK_POS_TOL_M, IK_ROT_TOL_RAD = 0.002, 0.02
 PATH_TOL_M = 0.01
 _MAX_SETTLE_STEPS = 250
 _GRIP_STEPS = 150
-_DROP_STEPS = 10
+_DROP_STEPS = 250
 _QACC_LIMIT = 1e7
 _QVEL_LIMIT = 500.0
 
@@ -238,7 +238,12 @@ class Arm:
             ):
                 break
         if open_:
-            self.run(_DROP_STEPS)
+            # RLBench steps 10 more times (0.5 s of its 50 ms steps) so a released object lands; here: until nothing
+            # moves, within the same half second.
+            for _ in range(_DROP_STEPS // STEPS_PER_WAYPOINT):
+                self.run(STEPS_PER_WAYPOINT)
+                if np.abs(self.data.qvel).max() < 0.02:
+                    break
             return None
         touched = self._touching_both_fingers()
         for body in touched:
