@@ -207,9 +207,11 @@ def _pick(subset: str, rng: np.random.Generator) -> Drawn | None:
         text = (f"Pick up {_SHAPE_RIDDLES[target]} and place it into the container that has "
                 f"{_COLOR_RIDDLES[color]}.")  # fmt: skip
     elif subset == "complex":
-        text = (f"I have been tidying this table all morning and a few pieces are still lying around; the "
-                f"{other_container['color']} container is already full, so please leave it alone. Could you pick "
-                f"up the {shape} and place it into the {color} container? Everything else can stay where it is.")
+        text = (
+            f"I have been tidying this table all morning and a few pieces are still lying around; the "
+            f"{other_container['color']} container is already full, so please leave it alone. Could you pick "
+            f"up the {shape} and place it into the {color} container? Everything else can stay where it is."
+        )
     else:  # visual: by colour only; shapes may repeat
         text = f"Pick up the {obj['color']} object and place it into the {color} container."
     return "pick_cube", text, things, {"object": obj["id"], "container": goal_container["id"]}
@@ -320,8 +322,10 @@ def _sorter(subset: str, rng: np.random.Generator) -> Drawn | None:
     elif subset == "common_sense":
         text = f"Put the star that has {_COLOR_RIDDLES[color]} into the toy that teaches children to match shapes."
     elif subset == "complex":
-        text = (f"My nephew left his toys all over the table, and the {colors[2]} star is his favourite, so do not "
-                f"touch that one. Could you help me tidy up by putting the {color} star into the shape sorter?")
+        text = (
+            f"My nephew left his toys all over the table, and the {colors[2]} star is his favourite, so do not "
+            f"touch that one. Could you help me tidy up by putting the {color} star into the shape sorter?"
+        )
     else:
         text = f"Put the star that has the same colour as the {_word(things[4]['kind'])} into the shape sorter."
     return "place_into_shape_sorter", text, things, {"object": star["id"], "sorter": things[0]["id"]}
@@ -364,8 +368,10 @@ def _wipe(subset: str, rng: np.random.Generator) -> Drawn | None:
         way = "from your left to your right" if horizontal else "towards you and away from you"
         text = f"Use the sponge to clean the area that stretches {way}."
     else:
-        text = ("Someone spilled juice here earlier and one of the marks is still sticky, while the other one "
-                f"was already cleaned. Please grab the sponge and wipe the {direction} area.")
+        text = (
+            "Someone spilled juice here earlier and one of the marks is still sticky, while the other one "
+            f"was already cleaned. Please grab the sponge and wipe the {direction} area."
+        )
     return "wipe_table", text, things, {"area": target["id"], "sponge": things[0]["id"]}
 
 

@@ -131,9 +131,7 @@ def parse_action(action: object) -> Pose | str:
         if not isinstance(item, Integral) and not number.is_integer():
             return f"{name} is {number}, not a whole number; {RANGES_TEXT}."
         if not ACTION_LOW[position] <= number <= ACTION_HIGH[position]:
-            return (
-                f"{name} is {int(number)}, outside {ACTION_LOW[position]}..{ACTION_HIGH[position]}; {RANGES_TEXT}."
-            )
+            return f"{name} is {int(number)}, outside {ACTION_LOW[position]}..{ACTION_HIGH[position]}; {RANGES_TEXT}."
         values.append(int(number))
     return pose_of(values)
 

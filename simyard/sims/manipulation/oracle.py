@@ -141,4 +141,3 @@ def _nearest_z(z_m: float) -> int:
 
 def _wrap(angle: float) -> float:
     return (angle + 180.0) % 360.0 - 180.0
-

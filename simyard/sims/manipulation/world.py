@@ -307,8 +307,7 @@ class ManipulationEnv(Env):
             for thing_id in self._ids
         }
         tip, quat = self._arm.tip_pose()
-        return oracle.plan(config.family, config.goal, things, self._held_id(), tip, _yaw_of_quat(quat),
-                           self.reachable)
+        return oracle.plan(config.family, config.goal, things, self._held_id(), tip, _yaw_of_quat(quat), self.reachable)
 
     def reachable(self, action: list[int]) -> bool:
         """Whether the arm has a configuration for the pose of a valid action (nothing moves)."""
@@ -324,8 +323,10 @@ class ManipulationEnv(Env):
             return {}
         tip, quat = self._arm.tip_pose()
         return {
-            "things": {thing_id: [round(float(v), 5) for v in (*self._pos(thing_id), self._yaw(thing_id))]
-                       for thing_id in self._ids},  # fmt: skip
+            "things": {
+                thing_id: [round(float(v), 5) for v in (*self._pos(thing_id), self._yaw(thing_id))]
+                for thing_id in self._ids
+            },  # fmt: skip
             "tip": [round(float(v), 5) for v in (*tip, *quat)],
             "gripper_open": self._arm.gripper_open(),
             "held": self._held_id(),

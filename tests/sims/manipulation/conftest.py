@@ -39,8 +39,14 @@ _FAMILIES: dict[str, tuple[list[dict], dict[str, str], str]] = {
     "wipe_table": (
         [
             {"id": "sponge_1", "kind": "sponge", "color": "yellow", "x": 0.15, "y": 0.2, "yaw_deg": 0.0},
-            {"id": "rectangle_area_1", "kind": "rectangle_area", "color": "blue", "x": 0.15, "y": -0.15,
-             "yaw_deg": 90.0},
+            {
+                "id": "rectangle_area_1",
+                "kind": "rectangle_area",
+                "color": "blue",
+                "x": 0.15,
+                "y": -0.15,
+                "yaw_deg": 90.0,
+            },
         ],
         {"area": "rectangle_area_1", "sponge": "sponge_1"},
         "Wipe the horizontal area.",
