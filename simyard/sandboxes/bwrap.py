@@ -3,10 +3,11 @@
 What a command sees and may do:
 
 - **Files**: `/workspace` (the episode's workspace, read-write, the working directory), a private `/tmp` (tmpfs,
-  `tmp_mb`, emptied after every command), and read-only `/usr` (so the host's python3, git, pytest and coreutils),
-  `/bin`, `/lib*`, `/sbin` and an allow-list of `/etc` (loader, alternatives, python, ssl certificates, profile; never
-  shadow, ssh, sudoers, apt or pip credentials; passwd, group and hosts are simyard's own). Nothing else of the host
-  exists: no home directories, no /root, /var, /run, /opt, /srv, /mnt, no Docker socket.
+  `tmp_mb` but at most half the memory limit, emptied after every command), and, read-only: `/usr` (so the host's
+  python3, git, pytest and coreutils), `/bin`, `/lib*`, `/sbin` and an allow-list of `/etc` (loader, alternatives,
+  python, ssl certificates, profile; never shadow, ssh, sudoers, apt or pip credentials; passwd, group and hosts are
+  simyard's own). Nothing else of the host exists: no home directories, no /root, /var, /run, /opt, /srv, /mnt, no
+  Docker socket. Everything else is read-only too (the root is remounted read-only after the binds).
 - **Identity**: uid and gid 1000 (`agent`) in a new user namespace that cannot make further ones; no capabilities.
 - **Network**: none (a new network namespace with only a loopback of its own; no resolv.conf, so DNS fails too).
 - **Environment**: cleared, then `PATH`, `HOME=/tmp`, `LANG=C.UTF-8`, `TERM=dumb`, `USER`, `SHELL`, `TMPDIR`, plus
@@ -128,7 +129,8 @@ class BwrapSandbox(Sandbox):
     Args:
         workspace: The host directory bound read-write at `/workspace`.
         limits: Per-command limits.
-        tmp_mb: Size of the private /tmp (a tmpfs, counted in the memory limit under cgroups).
+        tmp_mb: Size of the private /tmp (a tmpfs, counted in the memory limit under cgroups; at most half of
+            `limits.memory_mb`).
 
     Raises:
         SandboxError: bubblewrap is missing or cannot create namespaces (checked once per process), or the workspace
@@ -150,6 +152,8 @@ class BwrapSandbox(Sandbox):
                 str(BwrapSandbox._checked), hint="install bubblewrap, or use --world-opt sandbox=docker (or local)"
             )
         self.tmp_mb = tmp_mb
+        # at most half the memory limit, so a full /tmp leaves room to run the command that empties it
+        self.tmp_bytes = min(tmp_mb, max(1, limits.memory_mb // 2)) << 20
         self.workdir = WORKDIR
         self._lock = threading.Lock()
         self._closed = False
@@ -169,8 +173,9 @@ class BwrapSandbox(Sandbox):
         for key, value in {**BASE_ENV, **(env or {})}.items():
             argv += ["--setenv", key, str(value)]
         argv += _static_args()
-        argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(self.tmp_mb << 20), "--tmpfs", "/tmp"]
-        argv += ["--bind", str(self.workspace.resolve()), WORKDIR, "--chdir", WORKDIR, "--"]
+        argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(self.tmp_bytes), "--tmpfs", "/tmp"]
+        # bwrap builds the view on a tmpfs root: made read-only last, so nothing but /tmp and /workspace takes writes
+        argv += ["--bind", str(self.workspace.resolve()), WORKDIR, "--remount-ro", "/", "--chdir", WORKDIR, "--"]
         rlimits = [f"--cpu={limits.cpu_s}:{limits.cpu_s + 1}", "--core=0"]
         if not cgroup:  # without a cgroup these are the only memory and process limits there are
             rlimits += [f"--nproc={limits.pids}", f"--as={limits.memory_mb << 20}"]

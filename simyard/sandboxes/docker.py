@@ -216,7 +216,8 @@ class DockerSandbox(Sandbox):
         resources: The worker's scope: the client is shared there.
         read_only: Whether the image's filesystem is read-only (the workspace, /tmp and `binds` stay writable).
         network: Whether the container has a network (default: none).
-        tmp_mb: Size of the private /tmp.
+        tmp_mb: Size of the private /tmp (at most half of `limits.memory_mb`: a full /tmp, which is memory and
+            stays between commands, must leave room to run the command that empties it).
         binds: More host directories to bind read-write, host path -> container path (Harbor's /logs, say).
         propagation: Mount propagation of the workspace bind (`rslave` lets a warm pool re-bind it; see pool.py).
 
@@ -272,7 +273,7 @@ class DockerSandbox(Sandbox):
                 pids_limit=limits.pids + 4,  # pid 1, its sleep, a command's wrapper and a kill exec
                 nano_cpus=int(limits.cpus * 1e9) if getattr(limits, "cpus", None) else None,
                 read_only=read_only,
-                tmpfs={"/tmp": f"size={tmp_mb}m,mode=1777"},
+                tmpfs={"/tmp": f"size={min(tmp_mb, max(1, limits.memory_mb // 2))}m,mode=1777"},
                 mounts=mounts,
                 working_dir=WORKDIR,
                 user=self.user,
