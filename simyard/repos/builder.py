@@ -15,7 +15,8 @@ Test files are pytest's defaults (`test_*.py`, `*_test.py`) that define at least
 Work is grouped by test file (its gold run is made once per worker) and spread over worker processes (`spawn`), each
 with its own checkout and sandbox. Every verdict is appended to `OUT/checked.jsonl` and every kept instance to
 `OUT/instances.jsonl` as it is decided, so an interrupted build resumes (`resume=True`) where it stopped; a finished
-build rewrites `instances.jsonl` sorted by id, so the result does not depend on the number of workers.
+build rewrites `instances.jsonl` sorted by id, so the result does not depend on the number of workers (but
+for the durations pytest prints in the logs).
 
 Suite directory:
 
