@@ -262,10 +262,10 @@ class DockerSandbox(Sandbox):
             *(docker.types.Mount(dest, str(Path(src).resolve()), type="bind") for src, dest in (binds or {}).items()),
         ]
         with _daemon_errors(f"cannot start a container from {image!r}"):
-            self.container = self.client.containers.run(
+            # create + start, not run: `run` pulls an image it cannot find, and nothing is ever pulled here
+            container = self.client.containers.create(
                 image,
                 KEEPALIVE,
-                detach=True,
                 labels={LABEL_SANDBOX: "1", LABEL_RUN: self.run_id, LABEL_OWNER: owner_id()},
                 network_mode=None if network else "none",
                 mem_limit=f"{limits.memory_mb}m",
@@ -282,7 +282,13 @@ class DockerSandbox(Sandbox):
                 environment=BASE_ENV,
                 hostname="sandbox",
             )
-        _open.add(self)
+            self.container = container
+            _open.add(self)
+            try:
+                container.start()
+            except BaseException:
+                self.close()
+                raise
 
     # --- commands ----------------------------------------------------------------------------------------------------
 
