@@ -263,7 +263,7 @@ class SandboxPool:
         item = None
         with self._lock:
             if self._ready:
-                item = self._ready.pop(0)
+                item = self._ready.pop()  # the most recently given back: its pages are still warm
         if item is None:  # none ready (a burst, or size 0): a cold one now, rather than waiting for the refill
             item = self._new_slot()
         sandbox, slot = item
@@ -300,11 +300,16 @@ class SandboxPool:
                 keep = False
         else:
             keep = False
+        surplus = []
         with self._lock:
             if keep and not self._closed:
                 self._ready.append((sandbox, slot))
-                return
-        self._discard(sandbox, slot)
+                while len(self._ready) > max(1, self.size):  # the refill may have topped up meanwhile
+                    surplus.append(self._ready.pop(0))
+        if not keep or self._closed:
+            surplus.append((sandbox, slot))
+        for item in surplus:
+            self._discard(*item)
         self._refill()
 
     def close(self) -> None:
