@@ -15,9 +15,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 #   libosmesa6                MuJoCo's CPU (OSMesa) rendering
 #   bubblewrap                sandboxing worlds without a container engine
 #   docker.io                 container-backed worlds
+#   debootstrap               builds simyard's base Docker image from an apt mirror (no registry; see below)
 #   chromium chromium-driver  browser worlds, driven headless
 #   python3-venv              only when python3 is Debian's and lacks venv/ensurepip (Debian ships them apart)
-packages=(libosmesa6 bubblewrap docker.io chromium chromium-driver)
+packages=(libosmesa6 bubblewrap docker.io debootstrap chromium chromium-driver)
 if ! command -v python3 >/dev/null 2>&1; then
     packages+=(python3 python3-venv)
 elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
@@ -75,4 +76,27 @@ fi
 # pip < 23 cannot be trusted with editable installs of a pyproject-only project (no setup.py): upgrade it, quietly.
 if (("${version%%.*}" < 23)); then
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+fi
+
+# --- Docker: a running daemon and simyard's base image ---------------------------------------------------------------
+# The docker sandbox (and its tests, which CI runs for real) needs dockerd and simyard/base:bookworm, an image built
+# without any registry: simyard/sandboxes/base_image.sh debootstraps Debian with python3, git and pytest and `docker
+# import`s it (about a minute, once per machine; dockerd keeps it). Root only. When both are there this costs ~0.05 s
+# and prints nothing.
+if [[ "$(id -u)" == 0 ]] && command -v dockerd >/dev/null 2>&1 && command -v docker >/dev/null 2>&1; then
+    if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+        setsid nohup dockerd >/var/log/simyard-dockerd.log 2>&1 </dev/null &
+        for _ in $(seq 1 60); do  # up to 30 s for the socket to answer
+            docker version --format '{{.Server.Version}}' >/dev/null 2>&1 && break
+            sleep 0.5
+        done
+        docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||
+            echo "setup: dockerd did not start (see /var/log/simyard-dockerd.log); the docker sandbox cannot run" >&2
+    fi
+    if docker version --format '{{.Server.Version}}' >/dev/null 2>&1 &&
+        ! docker image inspect simyard/base:bookworm >/dev/null 2>&1; then
+        echo "setup: building the simyard/base:bookworm Docker image (debootstrap; about a minute, once)" >&2
+        bash simyard/sandboxes/base_image.sh simyard/base:bookworm ||
+            echo "setup: the base image was not built; the docker sandbox's tests will build it or fail" >&2
+    fi
 fi
