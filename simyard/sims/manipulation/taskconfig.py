@@ -8,7 +8,8 @@ A task lists every thing by id, kind, colour and pose on the table (metres, yaw 
 * `place_into_shape_sorter`: `object` into the `sorter`;
 * `wipe_table`: `area` wiped with the sponge.
 
-`plan` is a reference plan of 7-integer actions (the oracle's when the task was made), for tests and docs.
+`plan` may hold a reference plan of 7-integer actions (tests and docs); the suite leaves it empty, since the
+oracle plans from the physics state.
 """
 
 from __future__ import annotations
