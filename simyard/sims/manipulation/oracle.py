@@ -68,7 +68,23 @@ def plan(family: str, goal: dict[str, str], things: dict[str, ThingState], held:
         yaw_index = discrete.degrees_to_index(tip_yaw_deg)
         x, y, _ = discrete.position_to_index(tip)
         steps.append([x, y, CARRY_Z, 0, 60, yaw_index, 0])
-    return steps + _deliver(family, goal, things, carried, offset, yaw_index)
+    return steps + _reachable_delivery(family, goal, things, carried, offset, yaw_index, reachable)
+
+
+def _reachable_delivery(family: str, goal: dict[str, str], things: dict[str, ThingState], carried: str,
+                        offset: np.ndarray, yaw_index: int, reachable: Reachable) -> list[list[int]]:  # fmt: skip
+    """`_deliver` with the gripper turned, if need be, so that every pose of the delivery is in reach (a held
+    thing turns with the hand, and its offset from the tip with it)."""
+    first = None
+    for turn in [0, *[sign * step for step in range(5, 61, 5) for sign in (1, -1)]]:  # 15-degree steps
+        angle = math.radians(turn * discrete.ROTATION_STEP_DEG)
+        c, s = math.cos(angle), math.sin(angle)
+        turned = np.array([c * offset[0] - s * offset[1], s * offset[0] + c * offset[1], offset[2]])
+        steps = _deliver(family, goal, things, carried, turned, (yaw_index + turn) % discrete.ROTATION_BINS)
+        first = first or steps
+        if all(reachable(step) for step in steps):
+            return steps
+    return first or []
 
 
 def _deliver(family: str, goal: dict[str, str], things: dict[str, ThingState], carried: str, offset: np.ndarray,
