@@ -110,9 +110,14 @@ class HumanAgent(Agent):
         if self.spec.kind == "vector":
             try:
                 numbers = line.strip().strip("[]()").replace(",", " ").split()  # `1 2 3`, `1, 2, 3` or `[1, 2, 3]`
-                return [float(v) if "." in v or "e" in v.lower() else int(v) for v in numbers], None
+                vector = [float(v) if "." in v or "e" in v.lower() else int(v) for v in numbers]
             except ValueError:
-                return None, f"type {self.spec.size or 'some'} numbers separated by spaces, e.g. {self._example()}"
+                vector = None
+            if vector is not None and (not self.spec.size or len(vector) == self.spec.size):
+                return vector, None
+            if vector is not None:  # a miscount is a typo, not a move: ask again without spending a step
+                return None, f"that is {len(vector)} numbers; type {self.spec.size}, e.g. {self._example()}"
+            return None, f"type {self.spec.size or 'some'} numbers separated by spaces, e.g. {self._example()}"
         return line, None
 
     def _example(self) -> str:

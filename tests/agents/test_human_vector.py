@@ -25,3 +25,10 @@ def test_a_typo_shows_an_example_inside_the_bounds_and_asks_again(tmp_path):
     agent = _agent(["45 13 x", "45 13 18 60 60 60 0"], shown, tmp_path)
     assert agent.act(Observation(text="objects")) == [45, 13, 18, 60, 60, 60, 0]
     assert any("e.g. 0 0 0 0 0 0 0" in line for line in shown)
+
+
+def test_a_wrong_count_of_numbers_is_asked_again_without_spending_a_step(tmp_path):
+    shown: list[str] = []
+    agent = _agent(["1 2", "1 2 3 4 5 6 1"], shown, tmp_path)
+    assert agent.act(Observation(text="objects")) == [1, 2, 3, 4, 5, 6, 1]
+    assert any("that is 2 numbers; type 7" in line for line in shown)
