@@ -96,8 +96,31 @@ def bwrap_available() -> str | None:
     return None
 
 
+def _copy_allowed(source: Path, target: Path) -> None:
+    """Copy an allowed /etc entry: regular files and symlinks as they are, directories recursively; never a private
+    key directory (ssl/private), nothing unreadable."""
+    if source.name == "private":
+        return
+    try:
+        if source.is_symlink():
+            os.symlink(os.readlink(source), target)
+        elif source.is_dir():
+            target.mkdir()
+            for child in source.iterdir():
+                _copy_allowed(child, target / child.name)
+        elif source.is_file():
+            shutil.copy2(source, target)
+            target.chmod(0o644)
+    except OSError:
+        pass
+
+
 def _static_args() -> list[str]:
-    """The bwrap arguments every command shares: the read-only system, /etc, simyard's own passwd/group/hosts."""
+    """The bwrap arguments every command shares: the read-only system and simyard's /etc.
+
+    /etc is a copy, made once per process, of the allowed entries (symlinks kept, ssl/private left out) plus simyard's
+    own passwd, group, hosts and hostname, bound as one directory: one mount instead of thirty makes each command
+    several milliseconds faster."""
     global _static
     with _static_lock:
         if _static is not None:
@@ -105,6 +128,13 @@ def _static_args() -> list[str]:
         own = Path(tempfile.mkdtemp(prefix="simyard-bwrap-etc-"))
         own.chmod(0o755)
         atexit.register(shutil.rmtree, own, True)
+        etc = own / "etc"
+        etc.mkdir(mode=0o755)
+        for name in ETC_ALLOW:
+            _copy_allowed(Path("/etc") / name, etc / name)
+        for name, text in _ETC_OWN.items():
+            (etc / name).write_text(text)
+            (etc / name).chmod(0o644)
         args = ["--ro-bind", "/usr", "/usr"]
         for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             host = Path("/") / name
@@ -112,13 +142,7 @@ def _static_args() -> list[str]:
                 args += ["--symlink", os.readlink(host), f"/{name}"]
             elif host.is_dir():
                 args += ["--ro-bind", str(host), f"/{name}"]
-        for name in ETC_ALLOW:
-            if (Path("/etc") / name).exists():
-                args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-        for name, text in _ETC_OWN.items():
-            (own / name).write_text(text)
-            (own / name).chmod(0o644)
-            args += ["--ro-bind", str(own / name), f"/etc/{name}"]
+        args += ["--ro-bind", str(etc), "/etc"]
         _static = args
         return args
 
@@ -176,10 +200,11 @@ class BwrapSandbox(Sandbox):
         argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(self.tmp_bytes), "--tmpfs", "/tmp"]
         # bwrap builds the view on a tmpfs root: made read-only last, so nothing but /tmp and /workspace takes writes
         argv += ["--bind", str(self.workspace.resolve()), WORKDIR, "--remount-ro", "/", "--chdir", WORKDIR, "--"]
-        rlimits = [f"--cpu={limits.cpu_s}:{limits.cpu_s + 1}", "--core=0"]
-        if not cgroup:  # without a cgroup these are the only memory and process limits there are
-            rlimits += [f"--nproc={limits.pids}", f"--as={limits.memory_mb << 20}"]
-        argv += ["/usr/bin/prlimit", *rlimits, "--"]
+        if not cgroup:
+            # RLIMIT_NPROC counts per user namespace, so it is set inside, by prlimit; under a cgroup (root) the
+            # cgroup's wrapper sets CPU time itself and no extra process is needed here
+            rlimits = [f"--cpu={limits.cpu_s}:{limits.cpu_s + 1}", "--core=0", f"--nproc={limits.pids}"]
+            argv += ["/usr/bin/prlimit", *rlimits, f"--as={limits.memory_mb << 20}", "--"]
         argv += ["/bin/bash", "-lc", command] if isinstance(command, str) else list(command)
         return argv
 
@@ -220,7 +245,10 @@ class BwrapSandbox(Sandbox):
             if group is not None:  # join the cgroup before bwrap starts, so nothing it forks escapes the limits
                 files = group.procs_files
                 joins = " && ".join(f'echo $$ > "${i + 1}"' for i in range(len(files)))
-                argv = ["/bin/sh", "-c", f'{joins} && shift {len(files)} && exec "$@"', "sh", *files, *argv]
+                cpu = self.limits.cpu_s
+                limit = f"ulimit -S -t {cpu} && ulimit -H -t {cpu + 1} && ulimit -c 0"
+                script = f'{joins} && {limit} && shift {len(files)} && exec "$@"'
+                argv = ["/bin/sh", "-c", script, "sh", *files, *argv]
             start = time.monotonic()
             try:
                 proc = subprocess.Popen(

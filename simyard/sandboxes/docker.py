@@ -12,9 +12,10 @@ What a command sees and may do:
   variables are never passed.
 - **Limits** (`Limits`): memory for the whole container (no swap), `pids` processes, `cpus` CPUs (when set), CPU
   seconds per process (`ulimit -t` in the command's wrapper).
-- **Lifetime**: a command's processes never outlive it: its wrapper ends with `kill -KILL -1` (everything in the
-  container but pid 1), and at the deadline a second `exec` does the same. Pid 1 is a small shell loop that reaps
-  orphans, so killed processes leave no zombies behind.
+- **Lifetime**: a command's processes never outlive it: its wrapper ends by killing every process in the container
+  but pid 1 (Docker's init, which reaps orphans) and its `sleep infinity` child, and at the deadline a second `exec`
+  does the same (or, when a fork bomb leaves no pid to start it, the container is restarted: the workspace stays,
+  /tmp is emptied). A command that kills the keepalive itself stops the container; the next command starts it again.
 - **Containers** are labelled `simyard.sandbox=1`, `simyard.run=<run_id>` and `simyard.owner=<host>:<pid>:<start>`,
   removed by `close()` (also at interpreter exit), and `sweep_containers()`, run once per process before the first
   container is made, removes those whose owning process is gone (a crashed run's leftovers).
@@ -66,13 +67,18 @@ LABEL_SANDBOX = "simyard.sandbox"
 LABEL_RUN = "simyard.run"
 LABEL_OWNER = "simyard.owner"
 DAEMON_HINT = "start the Docker daemon (dockerd; `bash scripts/setup.sh` as root does) or use --world-opt sandbox=bwrap"
-#: Pid 1 of every container: waits forever and, being pid 1, reaps the orphans a killed command leaves.
-KEEPALIVE = ["/bin/sh", "-c", 'trap "exit 0" TERM; while :; do sleep 3600 & wait $!; done']
-#: Kill every process in the container but pid 1 and this shell, with shell builtins only (dash's `kill` takes no -1;
-#: procps may be missing): a few rounds, for what forks while it runs.
+#: Every container runs Docker's init (tini) as pid 1, which reaps orphans, with this as its only child. Neither ever
+#: forks, so a fork bomb cannot starve them; if the child is killed anyway (an agent's `kill -9 -1`), the container
+#: stops and the next command starts it again.
+KEEPALIVE = ["sleep", "infinity"]
+#: Kill every process in the container but pid 1, the keepalive (the oldest other process) and this shell, with shell
+#: builtins only (dash's `kill` takes no -1; procps may be missing); rounds, for what forks meanwhile.
 _KILL_REST = (
-    "i=0; while [ $i -lt 20 ]; do n=0; for p in /proc/[0-9]*; do p=${p#/proc/}; "
-    '[ "$p" = 1 ] || [ "$p" = $$ ] || { kill -9 "$p" 2>/dev/null && n=1; }; done; '
+    'keep=; min=; for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = 1 ] && continue; '
+    'read -r l < "$d/stat" 2>/dev/null || continue; set -- ${l##*) }; '
+    'if [ -z "$min" ] || [ "${20}" -lt "$min" ]; then min=${20}; keep=$p; fi; done; '
+    "i=0; while [ $i -lt 30 ]; do n=0; for d in /proc/[0-9]*; do p=${d#/proc/}; "
+    '[ "$p" = 1 ] || [ "$p" = "$keep" ] || [ "$p" = $$ ] || { kill -9 "$p" 2>/dev/null && n=1; }; done; '
     "[ $n = 0 ] && break; i=$((i+1)); done"
 )
 #: Every command's wrapper: wait for simyard's go-ahead line on stdin (so no output can arrive before simyard reads
@@ -82,9 +88,6 @@ _WRAPPER = (
     + _KILL_REST.replace("{", "{{").replace("}", "}}")
     + "; exit $rc"
 )
-#: At a deadline: bash's `kill -9 -1` is one atomic sweep (a fork bomb cannot outrun it); the loop covers images
-#: without bash.
-_KILL_ALL = "command -v bash >/dev/null 2>&1 && bash -c 'kill -9 -1' 2>/dev/null; " + _KILL_REST
 BASE_ENV = {"HOME": "/tmp", "LANG": "C.UTF-8", "TERM": "dumb", "TMPDIR": "/tmp"}
 
 _clients: dict[str | None, Any] = {}
@@ -277,6 +280,7 @@ class DockerSandbox(Sandbox):
                 mounts=mounts,
                 working_dir=WORKDIR,
                 user=self.user,
+                init=True,
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
                 environment=BASE_ENV,
@@ -302,9 +306,42 @@ class DockerSandbox(Sandbox):
         return exec_id, getattr(sock, "_sock", sock)
 
     def _kill_all(self) -> None:
-        """Kill every process in the container but pid 1 (a command past its deadline and all it started)."""
+        """Kill every process a command started (at its deadline). When no process can be started in the container to
+        do it (a fork bomb holds every pid), the container is restarted: the workspace stays, /tmp is emptied."""
+        docker = require("docker", "docker")
         with _daemon_errors("killing a command at its deadline"):
-            self.container.exec_run(["/bin/sh", "-c", _KILL_ALL], user=self.user)
+            try:
+                result = self.container.exec_run(["/bin/sh", "-c", _KILL_REST], user=self.user)
+                if result.exit_code == 0:
+                    return
+            except docker.errors.APIError:
+                pass
+            self.container.restart(timeout=0)
+
+    def _revive(self) -> bool:
+        """Start the container again once it has stopped (its keepalive was killed); False when it keeps running."""
+        import requests
+
+        with _daemon_errors("restarting the container"):
+            try:
+                self.container.wait(timeout=3)
+            except requests.exceptions.RequestException:
+                return False  # still running after 3 s: not a stopping container
+            self.container.start()
+            return True
+
+    def _start_exec(self, argv: list[str], env: Mapping[str, str] | None) -> tuple[str, socket.socket]:
+        """Start `argv`; a stopped container (its keepalive killed by a command) is started again first."""
+        docker = require("docker", "docker")
+        with _daemon_errors("running a command in the container"):
+            try:
+                return self._exec(argv, env)
+            except docker.errors.NotFound:
+                raise
+            except docker.errors.APIError:  # 409 or 500 "is not running": a stopped or stopping container
+                if not self._revive():
+                    raise
+            return self._exec(argv, env)
 
     def run(
         self,
@@ -328,18 +365,24 @@ class DockerSandbox(Sandbox):
         timeout = self.limits.timeout_s if timeout_s is None else timeout_s
         argv = ["bash", "-lc", command] if isinstance(command, str) else list(command)
         wrapper = ["/bin/sh", "-c", _WRAPPER.format(cpu=self.limits.cpu_s), "sh", *argv]
-        out, err = Capped(self.limits.output_bytes), Capped(self.limits.output_bytes)
         with self._lock:
-            start = time.monotonic()
-            with _daemon_errors("running a command in the container"):
-                exec_id, sock = self._exec(wrapper, env)
-            timed_out = self._pump(sock, b"\n" + (stdin or "").encode(), start + timeout, out, err)
-            with _daemon_errors("reading a command's exit code"):
-                info = self.client.api.exec_inspect(exec_id)
-            duration = time.monotonic() - start
-            if not timed_out and info.get("Running"):
-                raise _lost("the command's stream ended while it still ran (the daemon restarted?)")
-            code = info.get("ExitCode")
+            for attempt in (0, 1):
+                out, err = Capped(self.limits.output_bytes), Capped(self.limits.output_bytes)
+                start = time.monotonic()
+                exec_id, sock = self._start_exec(wrapper, env)
+                timed_out = self._pump(sock, b"\n" + (stdin or "").encode(), start + timeout, out, err)
+                with _daemon_errors("reading a command's exit code"):
+                    info = self.client.api.exec_inspect(exec_id)
+                duration = time.monotonic() - start
+                if not timed_out and info.get("Running"):
+                    raise _lost("the command's stream ended while it still ran (the daemon restarted?)")
+                code = info.get("ExitCode")
+                # the container was stopping as the command started (the previous command killed its keepalive):
+                # runc reports that as exit 126; start the container again and run the command once more
+                stopped = any(m in out.head for m in (b"OCI runtime exec failed", b"cannot exec in a stopped state"))
+                if attempt == 0 and code == 126 and stopped and self._revive():
+                    continue
+                break
         return CommandResult(
             exit_code=None if timed_out else code,
             stdout=out.text(),

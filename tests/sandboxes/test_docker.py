@@ -120,3 +120,10 @@ def test_nothing_is_pulled_and_a_missing_image_says_so(make, docker_image, tmp_p
     broken.write_text(f"FROM {docker_image}\nRUN exit 3\n")
     with pytest.raises(SandboxError, match="failed"):
         build_image(dockerfile=broken)
+
+
+def test_a_command_that_kills_everything_does_not_lose_the_sandbox(make):
+    sandbox = make("docker")
+    sandbox.write_file("kept.txt", "still here")
+    sandbox.run("bash -c 'kill -9 -1'")  # takes the container's keepalive with it: the container stops
+    assert sandbox.run("cat kept.txt").stdout == "still here"  # started again, the workspace as it was
