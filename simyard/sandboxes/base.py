@@ -37,9 +37,10 @@ class Limits:
 
     Attributes:
         timeout_s: Wall-clock limit per command (the default when `run` is given none).
-        cpu_s: CPU seconds per command (RLIMIT_CPU or the container's CPU quota).
-        memory_mb: Address space / container memory.
-        pids: Processes and threads at once (a fork bomb stops here).
+        cpu_s: CPU seconds per process of a command (RLIMIT_CPU: SIGXCPU, then SIGKILL a second later).
+        memory_mb: Memory of the whole sandbox (a cgroup: bwrap as root, docker), or, where bwrap has no cgroup,
+            address space per process (RLIMIT_AS). A private /tmp is memory and gets at most half of it.
+        pids: Processes and threads at once (a fork bomb stops here; docker adds 4 for its own helpers).
         output_bytes: Bytes kept per stream (stdout, stderr); the rest is dropped and reported. The first and the
             last half are kept, and one marker line in between says how many bytes were dropped.
         cpus: CPUs the sandbox may use at once (`docker` only: its CPU quota; None: no quota). `bwrap` has no CPU

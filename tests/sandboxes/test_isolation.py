@@ -230,3 +230,20 @@ def test_read_write_files_and_paths_outside_are_refused(sandbox):
     assert not (sandbox.workspace.parent / "escaped").exists()
     with pytest.raises(SandboxError):
         sandbox.read_file("missing.txt")
+
+
+def test_bwrap_shows_no_host_secrets_under_etc(make):
+    sandbox = make("bwrap")
+    for secret in ("/etc/shadow", "/etc/gshadow", "/etc/ssh", "/etc/ssl/private", "/etc/sudoers", "/etc/resolv.conf"):
+        assert not sandbox.run(f"test -e {secret}").ok, secret
+    assert "agent:x:1000" in sandbox.run("cat /etc/passwd").stdout  # simyard's own, not the host's users
+    assert sandbox.run("python3 -c 'import ssl, json; print(1)'").stdout == "1\n"  # what python needs is there
+
+
+def test_git_and_python_work_inside(sandbox):
+    script = "git init -q && git -c user.name=a -c user.email=a@b commit -q --allow-empty -m first && git log --oneline"
+    result = sandbox.run(script)
+    assert result.ok and result.stdout.count("first") == 1, result.stderr
+    assert sandbox.run(["python3", "-c", "import sys; print(sys.version_info[0])"]).stdout == "3\n"
+    if sandbox.kind == "docker":  # the base image has pytest; bwrap has whatever the host's /usr has
+        assert sandbox.run("python3 -m pytest --version").ok
