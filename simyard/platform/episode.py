@@ -78,6 +78,8 @@ class EpisodeResult:
 
     `status` says whose doing the end was (see `Status`); `reason` says which end it was. `attempts` counts the tries
     it took (infrastructure failures are retried); `cut_replies` the model replies cut short by a token limit.
+    `metrics` is the last `info["metrics"]` the world reported (its own per-episode measures: numbers are averaged
+    per group in reports, strings label the episode and split the report; see `platform.metrics`).
     """
 
     task_id: str
@@ -99,6 +101,7 @@ class EpisodeResult:
     error: str | None = None
     attempts: int = 1
     cut_replies: int = 0
+    metrics: dict[str, Any] = field(default_factory=dict)
 
     @property
     def errored(self) -> bool:
@@ -301,6 +304,9 @@ def _episode_loop(
             result.success = bool(info.get("success", result.success))
             result.progress = float(info.get("progress", 1.0 if result.success else result.progress))
             result.cost_usd += _amount(info.get("cost"))
+            if "metrics" in info:
+                result.metrics = {key: value.item() if isinstance(value, np.generic) else value
+                                  for key, value in info["metrics"].items()}
             if not valid:
                 result.invalid_actions += 1
             observation = world_observation = step.observation
@@ -359,6 +365,23 @@ def _malformed_step(step: Any) -> str | None:
     cost = step.info.get("cost")
     if cost is not None and (not _is_number(cost) or not math.isfinite(cost)):
         return f"a step with cost {cost!r}; costs must be finite numbers"
+    if "metrics" in step.info:
+        return _malformed_metrics(step.info["metrics"])
+    return None
+
+
+def _malformed_metrics(metrics: Any) -> str | None:
+    """What is wrong with a world's `info["metrics"]`, or None: a mapping of names to finite numbers, booleans or
+    strings (labels), since reports average the numbers and split by the strings."""
+    if not isinstance(metrics, Mapping):
+        return f"a step whose metrics are a {type(metrics).__name__}, not a mapping"
+    for key, value in metrics.items():
+        if not isinstance(key, str):
+            return f"a step with metric name {key!r}; names must be strings"
+        if isinstance(value, (bool, str)):
+            continue
+        if not _is_number(value) or not math.isfinite(value):
+            return f"a step with metric {key}={value!r}; metrics must be finite numbers, booleans or strings"
     return None
 
 
