@@ -223,6 +223,8 @@ class DockerSandbox(Sandbox):
             stays between commands, must leave room to run the command that empties it).
         binds: More host directories to bind read-write, host path -> container path (Harbor's /logs, say).
         propagation: Mount propagation of the workspace bind (`rslave` lets a warm pool re-bind it; see pool.py).
+        workdir: Where the workspace is bound and commands start (default `/workspace`); a world whose image keeps
+            its own files at /workspace (a Harbor task's, say) binds the workspace elsewhere so it hides nothing.
 
     Raises:
         SandboxLost: the daemon is unreachable or fails to start the container.
@@ -245,6 +247,7 @@ class DockerSandbox(Sandbox):
         tmp_mb: int = 512,
         binds: Mapping[str, str] | None = None,
         propagation: str | None = None,
+        workdir: str = WORKDIR,
     ) -> None:
         super().__init__(workspace, limits)
         if not self.workspace.is_dir():
@@ -255,13 +258,13 @@ class DockerSandbox(Sandbox):
             _swept.add(base_url)
             sweep_containers(self.client)
         self.image = image
-        self.workdir = WORKDIR
+        self.workdir = workdir
         self.run_id = run_id or f"pid-{os.getpid()}"
         self.user = f"{os.getuid()}:{os.getgid()}"
         self._lock = threading.Lock()
         self.container: Any = None
         mounts = [
-            docker.types.Mount(WORKDIR, str(self.workspace.resolve()), type="bind", propagation=propagation),
+            docker.types.Mount(workdir, str(self.workspace.resolve()), type="bind", propagation=propagation),
             *(docker.types.Mount(dest, str(Path(src).resolve()), type="bind") for src, dest in (binds or {}).items()),
         ]
         with _daemon_errors(f"cannot start a container from {image!r}"):
@@ -278,7 +281,7 @@ class DockerSandbox(Sandbox):
                 read_only=read_only,
                 tmpfs={"/tmp": f"size={min(tmp_mb, max(1, limits.memory_mb // 2))}m,mode=1777"},
                 mounts=mounts,
-                working_dir=WORKDIR,
+                working_dir=workdir,
                 user=self.user,
                 init=True,
                 cap_drop=["ALL"],
@@ -300,7 +303,7 @@ class DockerSandbox(Sandbox):
         api = self.client.api
         exec_id = api.exec_create(
             self.container.id, argv, stdin=True, stdout=True, stderr=True, tty=False, user=self.user,
-            environment={**BASE_ENV, **(env or {})}, workdir=WORKDIR,
+            environment={**BASE_ENV, **(env or {})}, workdir=self.workdir,
         )["Id"]  # fmt: skip
         sock = api.exec_start(exec_id, socket=True)
         return exec_id, getattr(sock, "_sock", sock)
@@ -445,8 +448,8 @@ class DockerSandbox(Sandbox):
     # --- files -------------------------------------------------------------------------------------------------------
 
     def _host_path(self, path: str) -> Path:
-        if path == WORKDIR or path.startswith(WORKDIR + "/"):
-            path = path[len(WORKDIR) :].lstrip("/") or "."
+        if path == self.workdir or path.startswith(self.workdir + "/"):
+            path = path[len(self.workdir) :].lstrip("/") or "."
         return inside(self.workspace, path)
 
     def read_file(self, path: str) -> bytes:
