@@ -155,6 +155,8 @@ class BwrapSandbox(Sandbox):
         limits: Per-command limits.
         tmp_mb: Size of the private /tmp (a tmpfs, counted in the memory limit under cgroups; at most half of
             `limits.memory_mb`).
+        ro_binds: More host paths to show read-only, host path -> path inside (a workspace's upstream repository).
+        binds: More host directories to show read-write, host path -> path inside.
 
     Raises:
         SandboxError: bubblewrap is missing or cannot create namespaces (checked once per process), or the workspace
@@ -165,7 +167,14 @@ class BwrapSandbox(Sandbox):
     isolated = True
     _checked: str | None | bool = False
 
-    def __init__(self, workspace: Path, limits: Limits = Limits(), tmp_mb: int = 512) -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        limits: Limits = Limits(),
+        tmp_mb: int = 512,
+        ro_binds: Mapping[str, str] | None = None,
+        binds: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(workspace, limits)
         if not self.workspace.is_dir():
             raise SandboxError(f"workspace {self.workspace} is not a directory", hint="create it before the sandbox")
@@ -176,6 +185,11 @@ class BwrapSandbox(Sandbox):
                 str(BwrapSandbox._checked), hint="install bubblewrap, or use --world-opt sandbox=docker (or local)"
             )
         self.tmp_mb = tmp_mb
+        self.ro_binds = {str(Path(src).resolve()): dest for src, dest in (ro_binds or {}).items()}
+        self.binds = {str(Path(src).resolve()): dest for src, dest in (binds or {}).items()}
+        for src in [*self.ro_binds, *self.binds]:
+            if not Path(src).exists():
+                raise SandboxError(f"cannot show {src} in the sandbox: it does not exist", hint="check the path")
         # at most half the memory limit, so a full /tmp leaves room to run the command that empties it
         self.tmp_bytes = min(tmp_mb, max(1, limits.memory_mb // 2)) << 20
         self.workdir = WORKDIR
@@ -199,7 +213,12 @@ class BwrapSandbox(Sandbox):
         argv += _static_args()
         argv += ["--proc", "/proc", "--dev", "/dev", "--size", str(self.tmp_bytes), "--tmpfs", "/tmp"]
         # bwrap builds the view on a tmpfs root: made read-only last, so nothing but /tmp and /workspace takes writes
-        argv += ["--bind", str(self.workspace.resolve()), WORKDIR, "--remount-ro", "/", "--chdir", WORKDIR, "--"]
+        argv += ["--bind", str(self.workspace.resolve()), WORKDIR]
+        for src, dest in self.binds.items():
+            argv += ["--bind", src, dest]
+        for src, dest in self.ro_binds.items():
+            argv += ["--ro-bind", src, dest]
+        argv += ["--remount-ro", "/", "--chdir", WORKDIR, "--"]
         if not cgroup:
             # RLIMIT_NPROC counts per user namespace, so it is set inside, by prlimit; under a cgroup (root) the
             # cgroup's wrapper sets CPU time itself and no extra process is needed here

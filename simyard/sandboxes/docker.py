@@ -222,6 +222,7 @@ class DockerSandbox(Sandbox):
         tmp_mb: Size of the private /tmp (at most half of `limits.memory_mb`: a full /tmp, which is memory and
             stays between commands, must leave room to run the command that empties it).
         binds: More host directories to bind read-write, host path -> container path (Harbor's /logs, say).
+        ro_binds: More host paths to bind read-only, host path -> container path (a workspace's upstream).
         propagation: Mount propagation of the workspace bind (`rslave` lets a warm pool re-bind it; see pool.py).
         workdir: Where the workspace is bound and commands start (default `/workspace`); a world whose image keeps
             its own files at /workspace (a Harbor task's, say) binds the workspace elsewhere so it hides nothing.
@@ -246,6 +247,7 @@ class DockerSandbox(Sandbox):
         network: bool = False,
         tmp_mb: int = 512,
         binds: Mapping[str, str] | None = None,
+        ro_binds: Mapping[str, str] | None = None,
         propagation: str | None = None,
         workdir: str = WORKDIR,
     ) -> None:
@@ -266,6 +268,10 @@ class DockerSandbox(Sandbox):
         mounts = [
             docker.types.Mount(workdir, str(self.workspace.resolve()), type="bind", propagation=propagation),
             *(docker.types.Mount(dest, str(Path(src).resolve()), type="bind") for src, dest in (binds or {}).items()),
+            *(
+                docker.types.Mount(dest, str(Path(src).resolve()), type="bind", read_only=True)
+                for src, dest in (ro_binds or {}).items()
+            ),
         ]
         with _daemon_errors(f"cannot start a container from {image!r}"):
             # create + start, not run: `run` pulls an image it cannot find, and nothing is ever pulled here

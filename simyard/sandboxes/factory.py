@@ -58,8 +58,8 @@ def make_sandbox(
         workspace: The host directory the commands work in (it must exist).
         limits: Per-command limits (default `Limits()`).
         resources: The worker's scope; the Docker sandbox shares its client (one connection pool per worker) there.
-        options: Passed to the implementation (`docker`: `image`, `run_id`, `base_url`, `read_only`, `network`;
-            `bwrap`: `tmp_mb`).
+        options: Passed to the implementation (both: `ro_binds` and `binds`, host path -> path inside, `tmp_mb`;
+            `docker`: `image`, `run_id`, `base_url`, `read_only`, `network`).
 
     Raises:
         UnknownNameError: `kind` is not a sandbox.

@@ -35,10 +35,23 @@ class LocalSandbox(Sandbox):
     kind = "local"
     isolated = False
 
-    def __init__(self, workspace: Path, limits: Limits = Limits()) -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        limits: Limits = Limits(),
+        ro_binds: Mapping[str, str] | None = None,
+        binds: Mapping[str, str] | None = None,
+        tmp_mb: int | None = None,
+    ) -> None:
+        """`ro_binds` and `binds` are accepted for a common call with the other kinds: every host path is visible
+        here as it is, so a bind must keep its path (`SandboxError` otherwise). `tmp_mb` is ignored (the host's
+        /tmp)."""
         super().__init__(workspace, limits)
         if not self.workspace.is_dir():
             raise SandboxError(f"workspace {self.workspace} is not a directory", hint="create it before the sandbox")
+        for src, dest in {**(ro_binds or {}), **(binds or {})}.items():
+            if str(Path(src).resolve()) != str(Path(dest).resolve()):
+                raise SandboxError(f"the local sandbox cannot show {src} at {dest}", hint="bind it at its own path")
         self.workdir = str(self.workspace.resolve())
 
     def run(

@@ -247,3 +247,18 @@ def test_git_and_python_work_inside(sandbox):
     assert sandbox.run(["python3", "-c", "import sys; print(sys.version_info[0])"]).stdout == "3\n"
     if sandbox.kind == "docker":  # the base image has pytest; bwrap has whatever the host's /usr has
         assert sandbox.run("python3 -m pytest --version").ok
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_extra_binds_are_shown_read_only_or_read_write(make, tmp_path, kind):
+    upstream = tmp_path / "upstream.git"
+    upstream.mkdir()
+    (upstream / "HEAD").write_text("ref: refs/heads/main\n")
+    shared = tmp_path / "logs"
+    shared.mkdir()
+    sandbox = make(kind, ro_binds={str(upstream): str(upstream)}, binds={str(shared): "/logs"})
+    assert sandbox.run(f"cat {upstream}/HEAD").stdout == "ref: refs/heads/main\n"
+    assert not sandbox.run(f"echo x > {upstream}/HEAD").ok
+    assert (upstream / "HEAD").read_text() == "ref: refs/heads/main\n"
+    assert sandbox.run("echo 1 > /logs/reward.txt").ok
+    assert (shared / "reward.txt").read_text() == "1\n"
