@@ -10,6 +10,7 @@ REGISTRY: dict[str, dict[str, str]] = {
         "rearrange": "simyard.sims.household.rearrange:RearrangeEnv",
         "navigation": "simyard.sims.navigation.world:NavigationEnv",
         "manipulation": "simyard.sims.manipulation.world:ManipulationEnv",
+        "harbor": "simyard.harbor.world:HarborEnv",
     },
     "agent": {
         "random": "simyard.agents.baselines:RandomAgent",

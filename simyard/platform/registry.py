@@ -270,10 +270,12 @@ def make_agent(name: str, resources: Any = None, **options: Any) -> Agent:
 
 
 def load_suite(name_or_path: str, options: dict[str, Any] | None = None) -> list[Task]:
-    """The tasks of a registered suite, or of a task file (`.jsonl`, `.json`, `.yaml`) given by path.
+    """The tasks of a registered suite, of a task file (`.jsonl`, `.json`, `.yaml`) given by path, or of a directory
+    of Harbor task folders (or one such folder; world `harbor`, see `simyard.harbor.format`) that is not the name of
+    a registered suite.
 
     `options` go to a suite function as keywords (`data=PATH` for a suite read from a data folder); a suite refuses
-    options its function does not take, by name.
+    options its function does not take, by name. Harbor task folders take `max_turns`.
 
     Every task is checked as it is read (`taskfiles.check_tasks`): its id fits a directory name and its config
     passes its world's `config_model`, so a bad task stops the suite here with one line naming it and the field.
@@ -285,6 +287,14 @@ def load_suite(name_or_path: str, options: dict[str, Any] | None = None) -> list
     if path.is_file() or path.suffix in TASK_FILE_SUFFIXES:
         _refuse_suite_options(name_or_path, options, [])
         tasks = load_task_file(path)
+        _check_unique(name_or_path, tasks)
+        return tasks
+    if path.is_dir() and name_or_path not in names("suite"):
+        from simyard.harbor.format import load_task_folders
+
+        _refuse_suite_options(name_or_path, options, ["max_turns"])
+        tasks = load_task_folders(path, **options)
+        check_tasks(tasks, f"task folders {name_or_path!r}")
         _check_unique(name_or_path, tasks)
         return tasks
     target = _load("suite", name_or_path)
