@@ -239,6 +239,9 @@ def report_command(
 ) -> None:
     """Print a run's results per world and subset: success with 95% CI, progress, invalid actions, tokens.
 
+    Worlds that report their own metrics (syncmind: localisation, turns by kind, balance) get one column each, and
+    rows per label they give (syncmind: setting caller/callee, mode independent/collaborative).
+
     Example:
 
         simyard bench report runs/ragen-oracle-20250101-120000 --format markdown
@@ -262,7 +265,7 @@ def report_command(
     if format is OutputFormat.json:
         typer.echo(json.dumps({"run": header, "rows": [render.jsonable(row.to_dict()) for row in rows]}, indent=2))
     elif format is OutputFormat.csv:
-        typer.echo(render.csv_text([row.to_dict() for row in rows]), nl=False)
+        typer.echo(render.csv_text(*render.stats_records(rows)), nl=False)
     elif format is OutputFormat.markdown:
         typer.echo(f"**{header['agent']}** on **{header['suite']}**: {len(results)}/{manifest.tasks_total} episodes, "
                    f"{manifest.status}\n")

@@ -56,13 +56,16 @@ def stats_cells(rows: list[GroupStats]) -> list[list[str]]:
     """Report rows as display strings, header first.
 
     Token, cut-reply and cost columns appear only when some episode used a model or was priced, so model-free runs
-    stay narrow; `infra_failed` appears only when the machinery failed (those episodes are not in `n`).
+    stay narrow; `infra_failed` appears only when the machinery failed (those episodes are not in `n`). A world's
+    own metrics (`GroupStats.metrics`) follow, one column each, `-` in rows whose episodes did not report it.
     """
     tokens = any(row.prompt_tokens or row.completion_tokens or row.model_calls for row in rows)
     cost = any(row.cost_usd is not None for row in rows)
     infra = any(row.infra_failed for row in rows)
     header = ["group", "n", "success [95% CI]", "progress [95% CI]", "invalid", "steps/ep"]
     header += ["tokens in/out", "cut replies"] * tokens + ["cost $"] * cost + ["errors"] + ["infra_failed"] * infra
+    extra = metric_names(rows)
+    header += extra
     cells = [header]
     for row in rows:
         line = [
@@ -75,8 +78,27 @@ def stats_cells(rows: list[GroupStats]) -> list[list[str]]:
         ]
         line += [f"{row.prompt_tokens}/{row.completion_tokens}", pct(row.cut_rate)] * tokens
         line += ["-" if row.cost_usd is None else f"{row.cost_usd:.4f}"] * cost
-        cells.append([*line, str(row.errors)] + [str(row.infra_failed)] * infra)
+        line += [str(row.errors)] + [str(row.infra_failed)] * infra
+        cells.append(line + [num(row.metrics[name]) if name in row.metrics else "-" for name in extra])
     return cells
+
+
+def metric_names(rows: list[GroupStats]) -> list[str]:
+    """The world metrics any row has, in the order first seen."""
+    return list(dict.fromkeys(name for row in rows for name in row.metrics))
+
+
+def stats_records(rows: list[GroupStats]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Report rows as flat records for CSV (each world metric a `metric_<name>` column) and their columns."""
+    extra = metric_names(rows)
+    records = []
+    for row in rows:
+        record = row.to_dict()
+        metrics = record.pop("metrics")
+        record.update({f"metric_{name}": metrics.get(name) for name in extra})
+        records.append(record)
+    columns = [name for name in (records[0] if records else {})]
+    return records, columns
 
 
 def compare_cells(comparison: Comparison) -> list[list[str]]:

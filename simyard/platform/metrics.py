@@ -6,6 +6,11 @@ the difference could be noise: McNemar's exact test for success, a paired bootst
 
 Episodes that ended in an error count as failures with their progress so far: an agent that crashes must not score
 better than one that tries and fails. Their number is reported beside the rates.
+
+A world's own per-episode measures (`EpisodeResult.metrics`, from `info["metrics"]`) are generic: every number is
+averaged per group over the episodes that reported it (`GroupStats.metrics`), and every string is a label that adds
+rows per value (`setting: caller`, `mode: collaborative`), the way SyncMind splits its tables by Caller/Callee and by
+mode. Episodes that ended before their world reported anything carry no labels and appear only in the other rows.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ class GroupStats:
         model_calls: Model calls made.
         cut_replies: Model replies cut short by a token limit (`finish_reason == "length"`).
         cut_rate: cut_replies / model_calls (nan when no calls): a too-small max_tokens shows here.
+        metrics: The world's numeric metrics (booleans as 0/1), each the mean over the group's episodes that reported
+            it, in the order first seen; empty for worlds that report none.
     """
 
     group: str
@@ -71,9 +78,23 @@ class GroupStats:
     model_calls: int = 0
     cut_replies: int = 0
     cut_rate: float = math.nan
+    metrics: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def metric_means(results: Sequence[EpisodeResult]) -> dict[str, float]:
+    """Each numeric metric's mean over the results that reported it (booleans count as 0/1; labels are skipped)."""
+    sums: dict[str, list[float]] = {}
+    for result in results:
+        for key, value in result.metrics.items():
+            if isinstance(value, str):
+                continue
+            total = sums.setdefault(key, [0.0, 0.0])
+            total[0] += float(value)
+            total[1] += 1
+    return {key: total / count for key, (total, count) in sums.items()}
 
 
 def group_stats(group: str, name: str, results: Sequence[EpisodeResult]) -> GroupStats:
@@ -111,13 +132,16 @@ def group_stats(group: str, name: str, results: Sequence[EpisodeResult]) -> Grou
         model_calls=(calls := sum(result.model_calls for result in results)),
         cut_replies=(cut := sum(result.cut_replies for result in results)),
         cut_rate=cut / calls if calls else math.nan,
+        metrics=metric_means(results),
     )
 
 
 def summarize(results: Iterable[EpisodeResult]) -> list[GroupStats]:
-    """The report rows of a run: overall first, then each world, then each subset (each sorted by name).
+    """The report rows of a run: overall first, then each world, then each subset, then each value of each label a
+    world reported in its metrics (labels in the order first seen, values sorted).
 
-    A world or subset breakdown with a single member repeats the overall row and is left out.
+    A world or subset breakdown with a single member repeats the overall row and is left out; so is a label with
+    one value.
     """
     results = list(results)
     rows = [group_stats("all", "all", results)]
@@ -125,7 +149,23 @@ def summarize(results: Iterable[EpisodeResult]) -> list[GroupStats]:
         groups = _group_by(results, key)
         if len(groups) > 1:
             rows.extend(group_stats(group, name, members) for name, members in sorted(groups.items()))
+    for label in _labels(results):
+        by_value: dict[str, list[EpisodeResult]] = {}
+        for result in results:
+            if isinstance(value := result.metrics.get(label), str):
+                by_value.setdefault(value, []).append(result)
+        if len(by_value) > 1:
+            rows.extend(group_stats(label, name, members) for name, members in sorted(by_value.items()))
     return rows
+
+
+def _labels(results: Sequence[EpisodeResult]) -> list[str]:
+    seen: dict[str, None] = {}
+    for result in results:
+        for key, value in result.metrics.items():
+            if isinstance(value, str):
+                seen.setdefault(key)
+    return list(seen)
 
 
 # ------------------------------------------------------------------------------------------------- comparison
