@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from simyard.harbor.format import HarborConfig
+from simyard.harbor.format import HarborConfig, read_task, to_task
 from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResult, Task
 from simyard.platform.errors import SimyardError, TaskFileError
 from simyard.platform.resources import Resources
@@ -57,6 +57,7 @@ DAEMON_HINT = "Harbor tasks run in Docker: start the daemon (dockerd; `bash scri
 LOGS = "/logs"
 _UPLOAD_TIMEOUT_S = 120.0
 _SHOWN_CHARS = 4000  # of the verifier's output, in info and the last observation
+_NOT_RUN = (126, 127)
 _HELP = (
     "Each action is one shell command, run with bash in the task's container, starting in its working directory "
     "(a new shell each time: `cd` and `export` do not carry over, files do; chain with `&&` or use several lines). "
@@ -188,11 +189,12 @@ class HarborEnv(Env):
         return Observation(text=text, data=self._data())
 
     def _data(self) -> dict[str, Any]:
+        # nothing read off the clock: the same seed and actions must give the same observations and infos
         assert self.config is not None
         return {
             "workdir": self.workdir,
             "turns_left": self.max_turns - self.turns,
-            "agent_time_left_s": round(max(0.0, self.deadline - time.monotonic()), 1),
+            "agent_timeout_s": self.config.agent_timeout_s,
             "network": "off",
             "allow_internet": self.config.allow_internet,
         }
@@ -232,6 +234,11 @@ class HarborEnv(Env):
             return self._verify("agent_timeout", shown + "\nThe agent's time is up.\n")
         if self.turns >= self.max_turns:
             return self._verify("turn_limit", shown + f"\nThat was the last of {self.max_turns} commands.\n")
+        if result.exit_code in _NOT_RUN:
+            # the shell found nothing to run (127) or could not run it (126): the one shell answer that means the
+            # action itself was wrong rather than what it did
+            message = "not a command the container can run (exit code %d); send a shell command, or `done`"
+            return self._invalid(message % result.exit_code, shown)
         info = {
             "valid": True,
             "feedback": f"exit code {result.exit_code}" if not result.timed_out else "timed out",
@@ -247,8 +254,8 @@ class HarborEnv(Env):
         # `bash -c`, not a login shell: Debian's /etc/profile resets PATH, which would hide an image's ENV PATH.
         return ["bash", "-c", f"cd {shlex.quote(self.workdir)} 2>/dev/null\n{command}"]
 
-    def _invalid(self, message: str) -> StepResult:
-        text = f"Invalid action: {message}"
+    def _invalid(self, message: str, shown: str = "") -> StepResult:
+        text = f"{shown}\nInvalid action: {message}" if shown else f"Invalid action: {message}"
         info = {"valid": False, "feedback": message, "success": False, "progress": 0.0}
         data = self._data() if self.config is not None else {}
         return StepResult(Observation(text=text, data=data), 0.0, False, False, info)
@@ -265,11 +272,9 @@ class HarborEnv(Env):
         timeout = self.config.verifier_timeout_s
         with _daemon_hint():
             _upload(self.sandbox, Path(self.config.path) / "tests", "/tests")
-            started = time.monotonic()
             result = self.sandbox.run(
                 ["bash", "-c", f"cd {shlex.quote(self.workdir)} 2>/dev/null; bash /tests/test.sh"], timeout_s=timeout
             )
-        duration = time.monotonic() - started
         output = (result.stdout + ("\n" + result.stderr if result.stderr.strip() else "")).strip()
         (verifier_dir / "test-stdout.txt").write_text(output)
         if result.timed_out:
@@ -282,7 +287,7 @@ class HarborEnv(Env):
         reward = rewards["reward"] if "reward" in rewards else float(np.mean(list(rewards.values())))
         success = reward >= 1.0
         metrics: dict[str, Any] = {key if key == "reward" else f"reward_{key}": value for key, value in rewards.items()}
-        metrics.update(agent_timed_out=ended_by == "agent_timeout", turns=self.turns, verifier_s=round(duration, 3))
+        metrics.update(agent_timed_out=ended_by == "agent_timeout", turns=self.turns)
         info = {
             "valid": True,
             "feedback": f"the tests ran: reward {reward:g}",
@@ -293,7 +298,6 @@ class HarborEnv(Env):
             "ended_by": ended_by,
             "agent_timed_out": ended_by == "agent_timeout",
             "verifier_exit_code": result.exit_code,
-            "verifier_duration_s": round(duration, 3),
             "verifier_output": _tail(output),
             "network": "off",
             "allow_internet": self.config.allow_internet,
@@ -319,8 +323,16 @@ class HarborEnv(Env):
         return ["bash /solution/solve.sh", "done"]
 
     def sample_action(self, rng: np.random.Generator) -> Action:
-        """A harmless look around (or `done`), for the random agent."""
-        return str(rng.choice(["ls -la", "pwd", "cat /etc/os-release", "ls /", "done"]))
+        """A harmless look around (or `done`), for the random agent; outputs that never depend on the clock."""
+        return str(rng.choice(["ls", "pwd", "cat /etc/os-release", "ls /", "echo hello", "done"]))
+
+    @classmethod
+    def sample_task(cls, seed: int) -> Task:
+        """A small task folder made for `seed` (cached under ~/.cache/simyard/harbor-samples): write the sum of two
+        numbers to /app/answer.txt, with a solution, on simyard's base image (one image for every seed)."""
+        from simyard.harbor.samples import sample_folder
+
+        return to_task(read_task(sample_folder(seed)))
 
     def state(self) -> dict[str, Any]:
         return {"task": self.task.id if self.task else None, "turns": self.turns, "finished": self.finished}
