@@ -107,7 +107,8 @@ def drive(
                     pending = pending[n:]
                     if not pending:
                         sel.unregister(key.fileobj)
-                        key.fileobj.close()
+                        if proc.stdin is not None:
+                            proc.stdin.close()
                     continue
                 chunk = os.read(key.fd, _READ)
                 if chunk:

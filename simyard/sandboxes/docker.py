@@ -283,7 +283,7 @@ class DockerSandbox(Sandbox):
                 mem_limit=f"{limits.memory_mb}m",
                 memswap_limit=f"{limits.memory_mb}m",
                 pids_limit=limits.pids + 4,  # pid 1, its sleep, a command's wrapper and a kill exec
-                nano_cpus=int(limits.cpus * 1e9) if getattr(limits, "cpus", None) else None,
+                nano_cpus=int(limits.cpus * 1e9) if limits.cpus else None,
                 read_only=read_only,
                 tmpfs={"/tmp": f"size={min(tmp_mb, max(1, limits.memory_mb // 2))}m,mode=1777"},
                 mounts=mounts,

@@ -114,7 +114,8 @@ class PooledSandbox(Sandbox):
     def __init__(self, pool: SandboxPool, inner: Sandbox, workspace: Path, slot: Path | None) -> None:
         super().__init__(workspace, inner.limits)
         self.kind, self.isolated, self.workdir = inner.kind, inner.isolated, inner.workdir
-        self.inner, self.slot, self._pool = inner, slot, pool
+        self.inner, self.slot = inner, slot
+        self._pool: SandboxPool | None = pool
 
     def run(
         self,
