@@ -17,6 +17,7 @@ REGISTRY: dict[str, dict[str, str]] = {
         "oracle": "simyard.agents.baselines:OracleAgent",
         "human": "simyard.agents.human:HumanAgent",
         "openai": "simyard.agents.openai_agent:OpenAIAgent",
+        "local": "simyard.agents.local_agent:LocalAgent",
     },
     "suite": {
         "ragen": "simyard.tasks.ragen:ragen_suite",
