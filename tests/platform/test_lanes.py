@@ -100,7 +100,9 @@ def test_a_blocking_sync_agent_past_its_limit_times_out_and_the_batch_goes_on(tm
 
 def test_a_world_call_that_never_returns_is_cut_off_and_its_worker_restarted(tmp_path):
     log = tmp_path / "steps.log"
-    tasks = tiny_tasks(16, sleep_s=0.1, log=str(log))
+    # Enough work after the hang (40 tasks of ~0.25 s) that the replacement worker, however slowly it spawns on a
+    # loaded machine, still finds tasks left to log steps for.
+    tasks = tiny_tasks(40, sleep_s=0.1, log=str(log))
     tasks[2] = tasks[2].model_copy(update={"config": {**tasks[2].config, "hang": True}})
     suite = tmp_path / "hang.jsonl"
     write_task_file(suite, tasks)
@@ -110,8 +112,8 @@ def test_a_world_call_that_never_returns_is_cut_off_and_its_worker_restarted(tmp
     assert (by_id["t002"].status, by_id["t002"].reason) == ("timeout", "time_limit")
     assert "world's step" in by_id["t002"].error
     others = [result for result in summary.results if result.task_id != "t002"]
-    assert len(others) == 15 and all(result.success for result in others) and summary.status == "finished"
-    assert len(open_run(tmp_path / "run").results()) == 16  # each task once: re-queued episodes were not lost
+    assert len(others) == 39 and all(result.success for result in others) and summary.status == "finished"
+    assert len(open_run(tmp_path / "run").results()) == 40  # each task once: re-queued episodes were not lost
     pids = {line.split()[3] for line in log.read_text().splitlines()}
     assert len(pids) >= 3  # the wedged worker was replaced by a fresh process
 

@@ -10,12 +10,15 @@ from simyard.sims.manipulation import picture, shapes
 from simyard.sims.manipulation.world import ManipulationEnv
 from tests.sims.manipulation.conftest import table_task
 
-BACKEND = mjrender.active_backend() or "osmesa"
+
+def _backend() -> str:
+    """The process's GL backend, asked at test time: an earlier test may have chosen EGL (one per process)."""
+    return mjrender.active_backend() or "osmesa"
 
 
 @pytest.fixture(scope="module")
 def pictured():
-    env = ManipulationEnv(render=BACKEND, resolution=300)
+    env = ManipulationEnv(render=_backend(), resolution=300)
     observation = env.reset(table_task("pick_cube"), seed=0)
     yield env, observation
     env.close()
@@ -23,7 +26,7 @@ def pictured():
 
 def test_each_numbered_box_holds_its_object_in_its_colour(pictured):
     env, observation = pictured
-    plain = ManipulationEnv(render=BACKEND, resolution=300, boxes=False)
+    plain = ManipulationEnv(render=_backend(), resolution=300, boxes=False)
     try:
         image = plain.reset(table_task("pick_cube"), seed=0).images["rgb"]
     finally:
@@ -63,7 +66,7 @@ def test_the_axes_start_at_the_table_corner_and_point_the_way_coordinates_grow(p
 def test_frames_are_the_same_byte_for_byte_for_a_seed():
     frames = []
     for _ in range(2):
-        env = ManipulationEnv(render=BACKEND, resolution=200)
+        env = ManipulationEnv(render=_backend(), resolution=200)
         try:
             env.reset(table_task("pick_cube"), seed=3)
             frames.append(env.step([45, 40, 30, 0, 60, 50, 1]).observation.images["rgb"].tobytes())
