@@ -11,6 +11,7 @@ REGISTRY: dict[str, dict[str, str]] = {
         "navigation": "simyard.sims.navigation.world:NavigationEnv",
         "manipulation": "simyard.sims.manipulation.world:ManipulationEnv",
         "harbor": "simyard.harbor.world:HarborEnv",
+        "syncmind": "simyard.repos.syncmind:SyncMindEnv",
     },
     "agent": {
         "random": "simyard.agents.baselines:RandomAgent",
@@ -25,5 +26,6 @@ REGISTRY: dict[str, dict[str, str]] = {
         "eb-habitat": "simyard.tasks.eb_habitat:eb_habitat_suite",
         "eb-navigation": "simyard.tasks.eb_navigation:eb_navigation_suite",
         "eb-manipulation": "simyard.tasks.eb_manipulation:eb_manipulation_suite",
+        "syncmind-mini": "simyard.tasks.syncmind_mini:syncmind_mini_suite",
     },
 }
