@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from .tiny import IMAGE_TOKEN, VOCAB  # noqa: E402
+from .tiny import IMAGE_TOKEN, VIDEO_TOKEN, VISION_END, VISION_START, VOCAB  # noqa: E402
 
 TEXT = dict(
     vocab_size=VOCAB,
@@ -68,3 +68,33 @@ def llava(tmp_path_factory):
     )
     model = transformers.LlavaForConditionalGeneration(config)
     return _save_and_load(model, tmp_path_factory.mktemp("llava"), transformers.AutoModelForImageTextToText)
+
+
+@pytest.fixture(scope="session")
+def qwen2_vl(tmp_path_factory):
+    """Qwen2-VL-style: a one-block vision tower (4 px patches merged 2x2: an 8 px image is one image token) and an
+    M-RoPE Qwen2 LM."""
+    torch.manual_seed(3)
+    text = {k: v for k, v in TEXT.items() if k != "max_position_embeddings"}
+    config = transformers.Qwen2VLConfig(
+        text_config=dict(
+            **text, rope_parameters={"rope_type": "default", "mrope_section": [1, 1, 2], "rope_theta": 10000.0}
+        ),
+        vision_config=dict(
+            depth=1,
+            embed_dim=32,
+            hidden_size=32,
+            num_heads=2,
+            mlp_ratio=2,
+            patch_size=4,
+            temporal_patch_size=2,
+            spatial_merge_size=2,
+            in_channels=3,
+        ),
+        image_token_id=IMAGE_TOKEN,
+        video_token_id=VIDEO_TOKEN,
+        vision_start_token_id=VISION_START,
+        vision_end_token_id=VISION_END,
+    )
+    model = transformers.Qwen2VLForConditionalGeneration(config)
+    return _save_and_load(model, tmp_path_factory.mktemp("qwen2_vl"), transformers.AutoModelForImageTextToText)

@@ -6,9 +6,10 @@ import torch
 
 VOCAB = 96
 IMAGE_TOKEN = VOCAB - 1
+VIDEO_TOKEN, VISION_START, VISION_END = VOCAB - 2, VOCAB - 3, VOCAB - 4
 
 
 def prompt(length: int = 12, batch: int = 1, seed: int = 0):
-    """Random ids that avoid the special and image ids."""
+    """Random ids that avoid the special, image and vision ids."""
     generator = torch.Generator().manual_seed(seed)
-    return torch.randint(3, VOCAB - 1, (batch, length), generator=generator)
+    return torch.randint(3, VOCAB - 4, (batch, length), generator=generator)
