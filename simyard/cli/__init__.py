@@ -27,6 +27,7 @@ def _add_groups() -> None:
     from simyard.cli.bench import bench_app
     from simyard.cli.env import env_app
     from simyard.cli.episode import episode_app
+    from simyard.cli.model import model_app
     from simyard.cli.repos import repos_app
     from simyard.cli.suites import suites_app
     from simyard.cli.tasks import tasks_app
@@ -38,6 +39,7 @@ def _add_groups() -> None:
     app.add_typer(suites_app, name="suites")
     app.add_typer(bench_app, name="bench")
     app.add_typer(repos_app, name="repos")
+    app.add_typer(model_app, name="model")
 
 
 _add_groups()

@@ -431,7 +431,8 @@ class Batcher:
             top = None
             if options.top_logprobs and top_values is not None and top_ids is not None:
                 top = {}
-                for value, tid in zip(top_values[row][: options.top_logprobs], top_ids[row][: options.top_logprobs], strict=False):
+                wanted = options.top_logprobs
+                for value, tid in zip(top_values[row][:wanted], top_ids[row][:wanted], strict=True):
                     top.setdefault(self.token_text(int(tid)), float(value))
                 seq.top.append(top)
             self.stats.tokens += 1
