@@ -52,6 +52,15 @@ def test_output_over_the_cap_is_truncated_and_says_so(sandbox):
     assert not sandbox.run("echo short").truncated
 
 
+@pytest.mark.slow
+def test_a_gigabyte_of_output_is_truncated_and_says_so(sandbox):
+    started = time.monotonic()
+    result = sandbox.run("head -c 1000000000 /dev/zero; echo; echo THE-END", timeout_s=120)
+    assert result.ok and result.truncated and result.stdout.endswith("THE-END\n")
+    assert "bytes of output dropped here" in result.stdout and len(result.stdout) < LIMITS.output_bytes + 200
+    assert time.monotonic() - started < 60
+
+
 def test_time_limit_kills_the_whole_process_tree(sandbox):
     tok = _token()
     command = (
