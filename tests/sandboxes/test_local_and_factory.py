@@ -60,3 +60,16 @@ def test_capped_output_keeps_head_and_tail_and_counts_what_it_dropped():
     assert text.startswith("01234") and text.endswith("j END!!".replace(" ", "")[-5:])
     assert "10005 bytes of output dropped" in text
     assert Capped(0).text() == ""
+
+
+def test_cgroups_a_crashed_process_left_are_swept(make):
+    from simyard.sandboxes import _cgroups
+
+    make("bwrap").run("true")  # makes (and removes) this process's first cgroup, if cgroups are usable here
+    if _cgroups.unavailable_reason() is not None:
+        pytest.skip(f"bwrap uses rlimits here, not cgroups: {_cgroups.unavailable_reason()}")
+    stale = [parent / "simyard-999999999-0" for parent, _ in _cgroups._layout()]  # a pid that cannot exist
+    for directory in stale:
+        directory.mkdir()
+    assert _cgroups.sweep() == 1
+    assert not any(directory.exists() for directory in stale)
