@@ -1,4 +1,4 @@
-"""`simyard repos build|import-csv|export-csv|mini`: out-of-sync scenarios from git repositories."""
+"""`simyard repos build|import-csv|export-csv|export|mini`: out-of-sync scenarios from git repositories."""
 
 from __future__ import annotations
 
@@ -117,6 +117,49 @@ def repos_export_csv(
 
     count = export_csv(read_instances(suite_dir), out)
     console.print(f"{count} rows -> {out}", markup=False)
+
+
+@repos_app.command("export")
+def repos_export(
+    suite_dir: Annotated[Path, typer.Argument(help="A suite directory (from `simyard repos build` or import-csv).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write one folder per instance in (new or empty).")],
+    output_format: Annotated[str, typer.Option("--format", help="What to write: harbor (Harbor task folders).")]
+    = "harbor",
+    source: Annotated[Path | None, typer.Option(help="The repository the suite was built from (default: the "
+                                                "source suite.json names).")] = None,
+    base_image: Annotated[str | None, typer.Option("--base-image", help="The image the Dockerfiles start FROM; it "
+                                                   "needs bash, git, python3 and pytest.",
+                                                   show_default="simyard/base:bookworm")] = None,
+    limit: Annotated[int | None, typer.Option(help="Export only the first N instances.", min=1)] = None,
+) -> None:
+    """Write a suite's instances as Harbor task folders, so other harnesses (and `simyard bench run DIR`) run them.
+
+    Each folder's Dockerfile starts FROM simyard's base image by default: build it once with
+    `bash scripts/setup.sh` (or simyard.sandboxes.images.ensure_base_image) on the machine that runs the tasks.
+
+    Example: simyard repos export suites/requests --format harbor --out harbor/requests
+
+    Example: simyard bench run harbor/requests --agent oracle
+    """
+    if output_format != "harbor":
+        raise SimyardError(f"unknown --format {output_format!r}",
+                           hint="use --format harbor; SyncBench's CSV is `simyard repos export-csv`")
+    from simyard.harbor.export import export_instances
+    from simyard.repos.builder import read_manifest
+    from simyard.repos.instances import read_instances
+    from simyard.sandboxes.docker import BASE_IMAGE
+
+    manifest = read_manifest(suite_dir)
+    instances = read_instances(suite_dir)[:limit]
+    where = source if source is not None else Path(manifest.get("source") or "")
+    if not str(where) or not where.exists():
+        raise SimyardError(f"the suite's source repository {str(where) or '(none recorded)'!r} is not here",
+                           hint="pass --source PATH, the repository the suite was built from")
+    options = manifest.get("options") or {}
+    report = export_instances(instances, where, out, base_image=base_image or BASE_IMAGE,
+                              pytest_args=options.get("pytest_args") or (),
+                              verifier_timeout_s=max(120.0, 2 * float(options.get("timeout_s") or 120.0)))
+    console.print(f"{report.count} Harbor task folders -> {out} (Dockerfiles FROM {report.base_image})", markup=False)
 
 
 @repos_app.command("mini")
