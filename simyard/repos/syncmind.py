@@ -419,15 +419,18 @@ class SyncMindEnv(Env):
     # ------------------------------------------------------------------------------------------------ reports
 
     def metrics(self) -> dict[str, Any]:
-        """The episode's measures so far (SyncMind's, research notes section 3): reported with every step."""
+        """The episode's measures so far (SyncMind's, research notes section 3), reported with every step.
+
+        Labels `setting` and `mode` split reports. All turns and invalid turns are the result's `steps` and
+        `invalid_actions`, so only the other kinds are here; `asr` is question turns / turns.
+        """
         turns = max(1, self.turn)
         metrics: dict[str, Any] = {
             "setting": self.instance.setting, "mode": self.config.mode if self.config else "",
             "la_file": float(self.la_file), "la_func": float(self.la_func),
             "edit_file": float(self.edited_file), "edit_func": float(self.edited_func),
-            "turns": self.turn, "run_turns": self.counts["run"], "proposal_turns": self.counts["propose"],
-            "question_turns": self.counts["ask"], "invalid_turns": self.counts["invalid"],
-            "asr": self.counts["ask"] / turns, "balance": self.balance,
+            "run_turns": self.counts["run"], "proposal_turns": self.counts["propose"],
+            "question_turns": self.counts["ask"], "asr": self.counts["ask"] / turns, "balance": self.balance,
         }
         if self.success_turn is not None:
             metrics["turns_to_success"] = self.success_turn
