@@ -133,7 +133,9 @@ class LocalBackend:
 
 
 class LocalAgent(OpenAIAgent):
-    """A planner over a local model (see the module docs); options arrive as keywords or `--agent-opt` strings.
+    """The openai agent's planner over a model loaded in this process from a folder, batched across episodes.
+
+    Options arrive as keywords or as `--agent-opt` strings (see the module docs).
 
     Args:
         model: The model folder (required; nothing is downloaded).
