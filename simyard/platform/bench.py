@@ -344,8 +344,7 @@ def _prepare_new(
     world_options = dict(recorded_options.get("world_options") or {})
     for world in sorted({task.world for task in tasks}):
         registry.check_world_options(world, options_for(world, world_options))
-    suite_path = Path(suite)
-    stored_suite = str(suite_path.resolve()) if suite_path.is_file() else suite
+    stored_suite = _stored_suite(suite)
     extra = {key: value for key, value in recorded_options.items() if value is not None}
     config = RunConfig(suite=stored_suite, agent=agent, agent_options=dict(agent_options or {}),
                        limits=_limits_dict(limits), seed=0 if seed is None else seed, limit=limit, imports=plugins,
@@ -384,7 +383,7 @@ def _prepare_resume(
         **recorded_options,
     }
     if suite is not None:
-        given["suite"] = str(Path(suite).resolve()) if Path(suite).is_file() else suite
+        given["suite"] = _stored_suite(suite)
     conflicts = [
         f"{name} is {value!r} here but {getattr(config, name)!r} in run.json"
         for name, value in given.items()
@@ -404,9 +403,25 @@ def _limits_dict(limits: Limits | None) -> dict[str, float | int | None]:
 
 
 def default_run_dir(suite: str, agent: str) -> Path:
-    """`runs/<suite>-<agent>-<local time>` (a task file's suite label is its file name without the suffix)."""
-    suite = Path(suite).stem if Path(suite).suffix in (".jsonl", ".json", ".yaml", ".yml") else suite
+    """`runs/<suite>-<agent>-<local time>` (a task file's suite label is its file name without the suffix, a
+    directory of task folders' its name)."""
+    if Path(suite).suffix in (".jsonl", ".json", ".yaml", ".yml"):
+        suite = Path(suite).stem
+    elif _is_folder_suite(suite):
+        suite = Path(suite).resolve().name
     return rundir.default_run_dir(f"{suite}-{agent}")
+
+
+def _is_folder_suite(suite: str) -> bool:
+    """Whether `suite` names a directory of task folders rather than a registered suite (as `load_suite` decides)."""
+    return Path(suite).is_dir() and suite not in registry.names("suite")
+
+
+def _stored_suite(suite: str) -> str:
+    """What run.json records: a task file or a directory of task folders by absolute path (a resume from another
+    directory finds it), a registered suite by name."""
+    path = Path(suite)
+    return str(path.resolve()) if path.is_file() or _is_folder_suite(suite) else suite
 
 
 @dataclass
