@@ -8,6 +8,7 @@ torch = pytest.importorskip("torch")
 
 from simyard.agents.backends.internals import (  # noqa: E402
     HOOKED,
+    ContrastiveLogitsProcessor,
     adaptive_alpha,
     adaptvis,
     attention_hooks,
@@ -85,3 +86,54 @@ def test_the_adaptvis_gate_smooths_below_the_threshold_and_sharpens_above():
     confidence = first_token_confidence(logits)
     torch.testing.assert_close(confidence, torch.tensor([0.65, 0.9]))
     assert [adaptive_alpha(float(c), 0.7, smooth=0.5, sharpen=1.5) for c in confidence] == [0.5, 1.5]
+
+
+def _other_image(model, inputs):
+    """The same prompt with another image: noise for LLaVA; a 2x8 patch grid (merged 1x4) for Qwen2-VL, whose M-RoPE
+    offsets then differ from the generation's own (-2 for the 4x4 grid, 0 for 2x8)."""
+    other = dict(inputs)
+    other["pixel_values"] = torch.randn(inputs["pixel_values"].shape, generator=torch.Generator().manual_seed(1))
+    if "image_grid_thw" in inputs:
+        other["image_grid_thw"] = torch.tensor([[1, 2, 8]])
+    return other
+
+
+class _Recording(ContrastiveLogitsProcessor):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen = []
+
+    def contrast_logits(self, input_ids):
+        logits = super().contrast_logits(input_ids)
+        self.seen.append((input_ids.clone(), logits))
+        return logits
+
+
+def test_contrast_passes_leave_the_vlm_generation_alone(vlm):
+    """With alpha 0 the tokens are plain greedy's: the contrast's prefill did not overwrite the generation's
+    decoding state (Qwen2-VL keeps its M-RoPE offsets on the model)."""
+    model, inputs = vlm
+    plain = model.generate(**inputs, max_new_tokens=4, do_sample=False, pad_token_id=0)
+    contrast = ContrastiveLogitsProcessor(model, _other_image(model, inputs), alpha=0.0)
+    contrasted = model.generate(
+        **inputs, max_new_tokens=4, do_sample=False, pad_token_id=0, logits_processor=[contrast]
+    )
+    assert torch.equal(plain, contrasted)
+
+
+@pytest.mark.parametrize("perturbation", ["other image", "no image"])
+def test_contrast_logits_are_those_of_the_contrast_prompt_and_the_generated_tokens(vlm, perturbation):
+    """Each step's contrast logits equal a full forward pass over the contrast prompt plus the tokens generated so
+    far; without an image, Qwen2-VL's text positions must not take the generation's M-RoPE offsets."""
+    model, inputs = vlm
+    other = _other_image(model, inputs) if perturbation == "other image" else {"input_ids": prompt(6, seed=5)}
+    contrast = _Recording(model, other, alpha=1.0)
+    model.generate(**inputs, max_new_tokens=4, do_sample=False, pad_token_id=0, logits_processor=[contrast])
+    ids, logits = contrast.seen[-1]
+    generated = ids[:, inputs["input_ids"].shape[1] :]
+    full = dict(other, input_ids=torch.cat([other["input_ids"], generated], 1))
+    if "mm_token_type_ids" in full:
+        full["mm_token_type_ids"] = torch.cat([other["mm_token_type_ids"], torch.zeros_like(generated)], 1)
+    with torch.no_grad():
+        expected = model(**full).logits[:, -1]
+    torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4)

@@ -29,6 +29,9 @@ from transformers import (
 
 from simyard.platform.errors import BackendError
 
+_DECODING_STATE = ("rope_deltas",)
+"""Attributes some models keep between generation steps on the model object (Qwen2/2.5-VL: M-RoPE offsets)."""
+
 
 class ContrastiveLogitsProcessor(LogitsProcessor):
     """Contrast the model's next-token distribution with its distribution given a perturbed input.
@@ -68,35 +71,54 @@ class ContrastiveLogitsProcessor(LogitsProcessor):
         self._cache: Any = None
         self._mask: torch.Tensor | None = None
         self._seen = 0
+        self._stateful = [m for m in model.modules() if any(hasattr(m, name) for name in _DECODING_STATE)]
+        self._state: list[dict[str, Any]] = [dict.fromkeys(_DECODING_STATE) for _ in self._stateful]
 
     @torch.no_grad()
     def contrast_logits(self, input_ids: torch.Tensor) -> torch.Tensor:
         """The contrast model's next-token logits for the generation so far (advances its cache)."""
+        generation_state = self._swap(self._state)
+        try:
+            out = self._forward(input_ids)
+        finally:
+            self._state = self._swap(generation_state)
+        self._cache = out["cache"] if "cache" in out else out["past_key_values"]
+        self._seen = input_ids.shape[1]
+        return out.logits[:, -1, :]
+
+    def _swap(self, state: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Install one stream's decoding state on the model and return the other's: some VLMs keep state between
+        steps on the model itself (Qwen2-VL's M-RoPE offsets), and the two streams must not read each other's."""
+        previous = []
+        for module, values in zip(self._stateful, state, strict=True):
+            previous.append({name: getattr(module, name, None) for name in values})
+            for name, value in values.items():
+                if hasattr(module, name):
+                    setattr(module, name, value)
+        return previous
+
+    def _forward(self, input_ids: torch.Tensor) -> Any:
         batch = input_ids.shape[0]
         if self._cache is None:
             inputs = {k: _expand(v, batch) for k, v in self._inputs.items()}
             self._mask = inputs.get("attention_mask")
-            out = self.model(**inputs, use_cache=True)
-        else:
-            if input_ids.shape[1] < self._seen:
-                raise BackendError(
-                    "a ContrastiveLogitsProcessor was reused for a second generation",
-                    hint="make a new processor for each generate call",
-                )
-            new = input_ids[:, self._seen :]
-            kwargs: dict[str, Any] = {}
-            if self._mask is not None:
-                self._mask = torch.cat([self._mask, self._mask.new_ones(new.shape)], dim=1)
-                kwargs["attention_mask"] = self._mask
-                if not bool(self._mask.all()):
-                    # Left padding: rotary positions skip the pad slots, as generate computes them.
-                    positions = (self._mask.long().cumsum(-1) - 1).clamp(min=0)
-                    kwargs["position_ids"] = positions[:, -new.shape[1] :]
-            kwargs[_cache_argument(self.model)] = self._cache
-            out = self.model(input_ids=new, use_cache=True, **kwargs)
-        self._cache = out["cache"] if "cache" in out else out["past_key_values"]
-        self._seen = input_ids.shape[1]
-        return out.logits[:, -1, :]
+            return self.model(**inputs, use_cache=True)
+        if input_ids.shape[1] < self._seen:
+            raise BackendError(
+                "a ContrastiveLogitsProcessor was reused for a second generation",
+                hint="make a new processor for each generate call",
+            )
+        new = input_ids[:, self._seen :]
+        kwargs: dict[str, Any] = {}
+        if self._mask is not None:
+            self._mask = torch.cat([self._mask, self._mask.new_ones(new.shape)], dim=1)
+            kwargs["attention_mask"] = self._mask
+            if not bool(self._mask.all()):
+                # Left padding: rotary positions skip the pad slots, as generate computes them.
+                positions = (self._mask.long().cumsum(-1) - 1).clamp(min=0)
+                kwargs["position_ids"] = positions[:, -new.shape[1] :]
+        kwargs[_cache_argument(self.model)] = self._cache
+        return self.model(input_ids=new, use_cache=True, **kwargs)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         contrast = self.contrast_logits(input_ids)
