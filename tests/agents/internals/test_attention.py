@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 
 torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
 
 from simyard.agents.backends.internals import (  # noqa: E402
     HOOKED,
     adaptvis,
     attention_hooks,
+    register,
     scale_attention,
 )
 from simyard.platform.errors import BackendError  # noqa: E402
@@ -141,3 +143,15 @@ def test_a_layer_out_of_range_is_refused(lm):
 def test_a_hook_returning_the_wrong_shape_is_named(lm):
     with attention_hooks(lm, {0: lambda call: call.scores[..., :1]}), pytest.raises(BackendError, match="layer 0"):
         lm(input_ids=prompt())
+
+
+def test_a_model_loaded_with_the_hooked_attention_is_plain_eager_outside_a_block(lm):
+    model = transformers.AutoModelForCausalLM.from_pretrained(lm.name_or_path, attn_implementation=register()).eval()
+    ids = prompt()
+    with torch.no_grad():
+        outside = model(input_ids=ids).logits
+    assert torch.equal(outside, _eager_logits(lm, ids))
+    with attention_hooks(model, {0: scale_attention(slice(0, 6), 2.0)}), torch.no_grad():
+        inside = model(input_ids=ids).logits
+    assert not torch.equal(inside, outside)
+    assert model.config._attn_implementation == HOOKED

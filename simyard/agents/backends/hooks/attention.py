@@ -39,6 +39,7 @@ class AttentionCall:
             is added: shape (batch, heads, queries, keys). Return a tensor of the same shape to replace them.
         query_positions: Index of each query row in the key axis, shape (queries,): `arange(0, n)` in a prefill,
             `[n - 1]` for a decode step with a cache of n keys. With left padding the pad slots count, as in the cache.
+            This assumes a growing (dynamic) cache; a static cache pads the keys to its size, so use `position_ids`.
         key_positions: `arange(keys)`: cache slots, including pad slots.
         attention_mask: The additive mask (0 or a large negative value) that will be added after the hooks, shape
             (batch, 1, queries, keys), or None when the model needs none.
