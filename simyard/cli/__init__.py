@@ -29,6 +29,7 @@ def _add_groups() -> None:
     from simyard.cli.episode import episode_app
     from simyard.cli.model import model_app
     from simyard.cli.repos import repos_app
+    from simyard.cli.serve import serve
     from simyard.cli.suites import suites_app
     from simyard.cli.tasks import tasks_app
 
@@ -40,6 +41,7 @@ def _add_groups() -> None:
     app.add_typer(bench_app, name="bench")
     app.add_typer(repos_app, name="repos")
     app.add_typer(model_app, name="model")
+    app.command("serve")(serve)
 
 
 _add_groups()

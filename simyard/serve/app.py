@@ -1,0 +1,342 @@
+"""`simyard serve`'s HTTP app: an OpenAI-compatible chat endpoint over one local engine, on Starlette and uvicorn.
+
+    engine = TransformersEngine("/models/Qwen2.5-0.5B-Instruct")
+    with BackgroundServer(engine, "qwen") as server:        # 127.0.0.1, a free port, in a thread
+        client = openai.OpenAI(base_url=server.base_url, api_key="none")
+
+Routes: `POST /v1/chat/completions` (plain and streamed), `GET /v1/models`, `GET /v1/models/{name}`, `GET /health`.
+
+Every request is answered by the same engine, whose batching thread puts the requests in flight together into each
+forward pass: the server adds no queue of its own, so concurrent clients are batched exactly as the episodes of a
+worker are. Why Starlette and not FastAPI: the request checks live in `protocol.py` (pydantic, with messages written
+for people), so FastAPI's validation layer would only add a dependency and a second error format.
+
+Failures are answers, never crashes: a body that is not JSON, a bad field, an image for a text-only model, a prompt
+longer than the context are HTTP 400 with an OpenAI-style error body; a model name the server does not serve is 404
+naming the one it does; anything unexpected in one request is HTTP 500 for that request alone, logged, while the
+server goes on serving the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request as HTTPRequest
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from simyard.agents.backends.engine import Engine, Generation
+from simyard.platform.errors import BackendError
+from simyard.serve.protocol import (
+    ChatRequest,
+    ProtocolError,
+    chunk_body,
+    completion_body,
+    completion_id,
+    error_body,
+    model_card,
+    models_body,
+    parse_chat,
+    to_engine_request,
+    usage,
+)
+from simyard.serve.streaming import ChoiceStream
+
+log = logging.getLogger(__name__)
+
+#: Request bodies larger than this are refused (413) before they are read: images arrive inline as data URLs.
+MAX_BODY_BYTES = 64 * 2**20
+
+
+class ChatServer:
+    """The routes of one served model.
+
+    Args:
+        engine: The loaded model (a `TransformersEngine`, or any `Engine`; streaming token by token needs the
+            engine's `stream` and `decode`, else a stream carries the whole reply in one chunk).
+        name: The model name clients send (`model`) and `/v1/models` lists.
+    """
+
+    def __init__(self, engine: Engine, name: str) -> None:
+        self.engine = engine
+        self.name = name
+        self.created = int(time.time())
+        self.requests = 0
+        self.failures = 0
+
+    def app(self) -> Starlette:
+        routes = [
+            Route("/v1/chat/completions", self.chat, methods=["POST"]),
+            Route("/v1/models", self.models, methods=["GET"]),
+            Route("/v1/models/{name:path}", self.model, methods=["GET"]),
+            Route("/health", self.health, methods=["GET"]),
+        ]
+        return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+
+    # ------------------------------------------------------------------------------------------- routes
+
+    async def models(self, request: HTTPRequest) -> Response:
+        facts = self.engine.facts
+        return JSONResponse(
+            models_body(self.name, context_length=facts.context_length, root=facts.path, created=self.created)
+        )
+
+    async def model(self, request: HTTPRequest) -> Response:
+        wanted = request.path_params["name"]
+        if wanted != self.name:
+            return _error(self._unknown_model(wanted))
+        facts = self.engine.facts
+        return JSONResponse(model_card(self.name, context_length=facts.context_length, root=facts.path,
+                                       created=self.created))
+
+    async def health(self, request: HTTPRequest) -> Response:
+        return JSONResponse({"status": "ok", "model": self.name})
+
+    async def chat(self, request: HTTPRequest) -> Response:
+        self.requests += 1
+        try:
+            chat = await self._read(request)
+            engine_request = to_engine_request(chat, self.engine.facts.context_length)
+            if chat.stream:
+                return await self._stream(chat, engine_request)
+            generations = await self.engine.generate(engine_request)
+            return JSONResponse(completion_body(chat, generations, model=self.name, token_text=self._token_text))
+        except ProtocolError as exc:
+            self.failures += 1
+            return _error(exc)
+        except Exception as exc:  # noqa: BLE001 (one request's failure is its own answer; the server goes on)
+            self.failures += 1
+            return _error(_engine_error(exc))
+
+    # ------------------------------------------------------------------------------------------- reading
+
+    async def _read(self, request: HTTPRequest) -> ChatRequest:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            raise ProtocolError(
+                f"the request body has {int(length):,} bytes; this server takes at most {MAX_BODY_BYTES:,}",
+                status=413,
+            )
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ProtocolError(f"the request body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ProtocolError("the request body is JSON nested too deeply to read") from None
+        if isinstance(body, dict) and isinstance(body.get("model"), str) and body["model"] != self.name:
+            raise self._unknown_model(body["model"])
+        return parse_chat(body, takes_images=self.engine.facts.takes_images)
+
+    def _unknown_model(self, wanted: str) -> ProtocolError:
+        return ProtocolError(
+            f"the model {wanted!r} does not exist on this server; it serves {self.name!r}",
+            status=404,
+            param="model",
+            code="model_not_found",
+        )
+
+    # ------------------------------------------------------------------------------------------- streaming
+
+    async def _stream(self, chat: ChatRequest, engine_request: Any) -> Response:
+        """A server-sent-event stream; errors found before the first token (a prompt too long, a bad image) are
+        still plain HTTP errors, because the first event is awaited before the response starts."""
+        stream = getattr(self.engine, "stream", None)
+        decode = getattr(self.engine, "decode", None)
+        if stream is None or decode is None:
+            generations = await self.engine.generate(engine_request)
+            events: AsyncIterator[Any] = _whole(generations)
+        else:
+            events = stream(engine_request)
+        first = await anext(events)
+        return StreamingResponse(
+            self._chunks(chat, first, events, decode or (lambda ids: "")),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def _chunks(
+        self, chat: ChatRequest, first: Any, events: AsyncIterator[Any], decode: Any
+    ) -> AsyncIterator[str]:
+        ident, created = completion_id(), int(time.time())
+        stops = [chat.stop] if isinstance(chat.stop, str) else list(chat.stop or [])
+        choices = [
+            ChoiceStream(i, stops, decode, self._token_text, logprobs=chat.logprobs, token_ids=chat.return_token_ids)
+            for i in range(chat.n)
+        ]
+
+        def send(parts: list[dict[str, Any]], counts: dict[str, int] | None = None) -> str:
+            return f"data: {json.dumps(chunk_body(ident, created, self.name, parts, counts))}\n\n"
+
+        try:
+            yield send([{"index": c.index, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                         "finish_reason": None} for c in choices])
+            event = first
+            while True:
+                if event.generations is not None:
+                    ends = [part for choice, gen in zip(choices, event.generations, strict=True)
+                            for part in choice.finish(gen)]
+                    yield send(ends)
+                    if chat.stream_options is not None and chat.stream_options.include_usage:
+                        yield send([], usage(event.generations))
+                    break
+                part = choices[event.index].add(event.token_id, event.logprob, event.top_logprobs,
+                                                event.finish_reason)
+                if part is not None:
+                    yield send([part])
+                event = await anext(events)
+            yield "data: [DONE]\n\n"
+        except Exception as exc:  # noqa: BLE001 (the status line is sent: the error goes in the stream)
+            self.failures += 1
+            error = _engine_error(exc)
+            yield f"data: {json.dumps(error.body())}\n\n"
+            yield "data: [DONE]\n\n"
+        finally:
+            closer = getattr(events, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    def _token_text(self, token: int) -> str:
+        text = getattr(self.engine, "token_text", None)
+        return text(token) if text is not None else str(token)
+
+
+class _End:
+    """The last event of a stream made from finished generations (an engine without `stream`)."""
+
+    def __init__(self, generations: list[Generation]) -> None:
+        self.generations = generations
+
+
+async def _whole(generations: list[Generation]) -> AsyncIterator[Any]:
+    yield _End(generations)
+
+
+# ----------------------------------------------------------------------------------------------- errors
+
+
+def _engine_error(exc: BaseException) -> ProtocolError:
+    """The HTTP answer for an exception from the engine: the caller's mistakes are 400, the rest 500 (logged)."""
+    from simyard.agents.backends import local
+
+    if isinstance(exc, ProtocolError):
+        return exc
+    if isinstance(exc, local.PromptTooLongError):
+        return ProtocolError(
+            f"{exc.message}: shorten the messages (drop the oldest turns)", param="messages",
+            code="context_length_exceeded",
+        )
+    if isinstance(exc, local.ImagesNotSupportedError):
+        return ProtocolError(_one_line(exc), param="messages", code="images_not_supported")
+    if isinstance(exc, BackendError):
+        return ProtocolError(_one_line(exc))
+    if isinstance(exc, RuntimeError) and "closed" in str(exc):
+        return ProtocolError("the model is shutting down", status=503, kind="service_unavailable")
+    log.error("a chat request failed", exc_info=exc)
+    return ProtocolError(f"the model failed on this request: {_one_line(exc)}", status=500, kind="internal_error")
+
+
+def _one_line(exc: BaseException) -> str:
+    hint = getattr(exc, "hint", None)
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if hint and hint not in text:
+        text = f"{text} ({hint})"
+    return text
+
+
+def _error(exc: ProtocolError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def _http_error(request: HTTPRequest, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 500)
+    detail = getattr(exc, "detail", "") or ""
+    message = {404: f"no route {request.url.path} (this server has /v1/chat/completions and /v1/models)",
+               405: f"{request.method} is not allowed on {request.url.path}"}.get(status, str(detail))
+    return JSONResponse(error_body(message, kind="invalid_request_error"), status_code=status)
+
+
+# ----------------------------------------------------------------------------------------------- running
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to (host, port) (port 0: a free one), not yet listening: binding before the model loads makes
+    a port in use fail at once rather than after minutes of loading, and no client connects until serving starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_server(app: Starlette, *, log_level: str = "warning", access_log: bool = False) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app, log_level=log_level, access_log=access_log, lifespan="off", timeout_graceful_shutdown=5,
+        timeout_keep_alive=30,
+    )
+    return uvicorn.Server(config)
+
+
+class BackgroundServer:
+    """A `ChatServer` on uvicorn in a thread of this process, on loopback and a free port (tests, benchmarks).
+
+    The engine stays the caller's: stopping the server does not close it.
+    """
+
+    def __init__(self, engine: Engine, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.chat = ChatServer(engine, name)
+        self.sock = bind(host, port)
+        self.host, self.port = self.sock.getsockname()[:2]
+        self.server = uvicorn_server(self.chat.app())
+        self.thread = threading.Thread(target=self._run, name="simyard-serve", daemon=True)
+        self._error: BaseException | None = None
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/v1"
+
+    def start(self, timeout_s: float = 30.0) -> BackgroundServer:
+        self.thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if self._error is not None or not self.thread.is_alive():
+                raise RuntimeError(f"the server did not start: {self._error!r}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the server did not start within {timeout_s:g} s")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(timeout_s)
+        self.sock.close()
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self.server.serve(sockets=[self.sock]))
+        except BaseException as exc:  # noqa: BLE001 (reported by start)
+            self._error = exc
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
