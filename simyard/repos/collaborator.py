@@ -54,9 +54,9 @@ class Collaborator(Protocol):
 
 # ------------------------------------------------------------------------------------------------- the oracle
 
-_WHERE = re.compile(r"\b(file|files|where|path|module|located|which\s+file)\b")
-_WHICH = re.compile(r"\b(function|functions|method|methods|which|name|what\s+changed|out[- ]of[- ]sync)\b")
-_CODE = re.compile(r"\b(code|fix|how|should|version|implement\w*|look\s+like|signature|body|change[ds]?|return\w*)\b")
+_WHERE = re.compile(r"\b(files?|where|path|modules?|located)\b")
+_WHICH = re.compile(r"\b(functions?|methods?|name|out[- ]of[- ]sync|what\s+changed)\b")
+_CODE = re.compile(r"\b(code|fix\w*|implement\w*|version|look\s+like|signature|body|return\w*|up[- ]to[- ]date)\b")
 
 
 class OracleCollaborator:

@@ -27,6 +27,7 @@ action never raises: it costs a turn (no money) and says what is wrong.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shlex
 import threading
@@ -44,7 +45,7 @@ from simyard.repos.collaborator import COLLABORATORS, Collaborator, make_collabo
 from simyard.repos.history import functions_in, splice
 from simyard.repos.instances import Instance, belief_of
 from simyard.repos.testrun import LOG_CHARS, TestRun, default_python, error_log, run_pytest
-from simyard.repos.workspaces import Workspace, WorkspaceRoot, Workspaces, pin_source
+from simyard.repos.workspaces import Upstream, Workspace, WorkspaceRoot, Workspaces, pin_source
 from simyard.sandboxes.base import CommandResult, Limits, Sandbox, inside
 from simyard.sandboxes.factory import SANDBOXES
 
@@ -90,14 +91,30 @@ class SyncMindConfig(BaseModel):
 
 class _Yard:
     """A worker's repositories: one workspace root, an upstream per pinned world state, a workspace factory each.
-    Shared by every lane of the worker, so it locks around pinning and template building."""
+    Shared by every lane of the worker, so it locks around pinning and template building.
+
+    Upstreams are pinned by `repos.pin_source` (named by the world sha) and then renamed to `<repo>-<hash>.git` in
+    `remotes/`, the directory the sandbox shows at `/upstreams`: a remote named by the world sha would tell the agent
+    the future's name before any fetch."""
 
     def __init__(self, run_id: str = "syncmind") -> None:
         self.root = WorkspaceRoot(run_id=run_id)
-        self.upstreams = self.root.path / "upstreams"
+        self.upstreams = self.root.path / "remotes"
         self.upstreams.mkdir(exist_ok=True)
+        self._pinned: dict[tuple[str, str], Upstream] = {}
         self._factories: dict[tuple[str, str, bool], Workspaces] = {}
         self._lock = threading.Lock()
+
+    def _upstream(self, source: str, instance: Instance) -> Upstream:
+        key = (source, instance.world_sha)
+        if key not in self._pinned:
+            pinned = pin_source(source, self.root, instance.world_sha)
+            digest = hashlib.sha256(f"{source}\0{pinned.world_sha}".encode()).hexdigest()[:10]
+            name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in instance.repo)[:40] or "repo"
+            alias = self.upstreams / f"{name}-{digest}.git"
+            pinned.path.rename(alias)
+            self._pinned[key] = Upstream(path=alias, world_sha=pinned.world_sha, source=pinned.source)
+        return self._pinned[key]
 
     def workspace(self, source: str, instance: Instance, in_sandbox: bool) -> Workspace:
         """A fresh workspace for `instance`; `origin` names the upstream where the sandbox shows it."""
@@ -105,7 +122,7 @@ class _Yard:
         with self._lock:
             factory = self._factories.get(key)
             if factory is None:
-                upstream = pin_source(source, self.root, instance.world_sha)
+                upstream = self._upstream(source, instance)
                 remote = f"{UPSTREAMS}/{upstream.path.name}" if in_sandbox else None
                 factory = self._factories[key] = Workspaces(self.root, upstream, remote_url=remote)
             return factory.create(belief_of(instance))
@@ -194,6 +211,14 @@ class SyncMindEnv(Env):
         self.sandbox: Sandbox | None = None
         self.task: Task | None = None
         self.config: SyncMindConfig | None = None
+
+    @classmethod
+    def sample_task(cls, seed: int) -> Task:
+        """Task `seed` (modulo its size) of the `syncmind-mini` suite (built on first use)."""
+        from simyard.tasks.syncmind_mini import syncmind_mini_suite
+
+        tasks = syncmind_mini_suite()
+        return tasks[seed % len(tasks)]
 
     # --------------------------------------------------------------------------------------------- the episode
 
