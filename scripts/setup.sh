@@ -2,12 +2,12 @@
 # One-time (and idempotent) set-up of a Debian 12 machine for simyard, run from anywhere:
 #   1. the system packages the worlds need, through apt, only when one is missing;
 #   2. a virtual environment in .venv at the repository root (reused when present), made with the system's python3,
-#      because Debian's python3 refuses `pip install` outside one (PEP 668 "externally-managed-environment").
+#      because Debian's python3 refuses `pip install` outside one (PEP 668 "externally-managed-environment");
+#   3. torch==2.13.0 into that venv when it has none, FIRST, before any install that depends on torch: a looser pin
+#      lets pip resolve and download gigabytes of wheels;
+#   4. as root with Docker installed: a running dockerd and simyard's base image (built without any registry).
 # It prints nothing when everything is already there. It does not install simyard itself: the README's commands do
-# that with .venv/bin/python -m pip, so the set-up stays fast (well under 2 s) on a machine that has it all.
-#
-# Torch is not installed here. When a later change adds it, `.venv/bin/python -m pip install torch==2.13.0` must come
-# FIRST, before any install that depends on torch: a looser pin lets pip resolve and download gigabytes of wheels.
+# that with .venv/bin/python -m pip, so the set-up stays fast (a few seconds) on a machine that has it all.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -77,6 +77,15 @@ fi
 # pip < 23 cannot be trusted with editable installs of a pyproject-only project (no setup.py): upgrade it, quietly.
 if (("${version%%.*}" < 23)); then
     "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
+fi
+
+# --- torch, before anything that depends on it ------------------------------------------------------------------------
+# The [local] extra and the dev install need torch. Pinned exactly, it takes the CPU build this machine already has;
+# left to pip's resolver (`torch>=2.3,<3`), it would download gigabytes of CUDA wheels. So it comes first, and only
+# when the venv has no torch yet (a torch the user installed, e.g. a CUDA build, is kept).
+if ! "$venv/bin/python" -c 'import torch' >/dev/null 2>&1; then
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check torch==2.13.0 ||
+        echo "setup: torch==2.13.0 did not install; local-model features and their tests need it" >&2
 fi
 
 # --- Docker: a running daemon and simyard's base image ---------------------------------------------------------------
