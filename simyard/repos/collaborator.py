@@ -152,6 +152,7 @@ class ModelCollaborator:
         temperature: Sampling temperature (SyncMind: 0.7).
         max_tokens: Reply cap (SyncMind: 1000).
         timeout_s: Limit on one attempt.
+        max_attempts, backoff_s: Attempts per question and the first retry's delay (doubling, as the agent's).
         resources: The worker's scope: the client and the event loop thread are shared there.
 
     Raises:
@@ -160,10 +161,11 @@ class ModelCollaborator:
 
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  temperature: float = 0.7, max_tokens: int = 1000, timeout_s: float = 120.0,
-                 resources: Resources | None = None) -> None:
+                 max_attempts: int = 4, backoff_s: float = 1.0, resources: Resources | None = None) -> None:
         from simyard.agents.backends.openai_compat import ChatOptions, OpenAICompatClient
 
-        options = ChatOptions(temperature=temperature, max_tokens=max_tokens, timeout_s=timeout_s)
+        options = ChatOptions(temperature=temperature, max_tokens=max_tokens, timeout_s=timeout_s,
+                              max_attempts=max_attempts, backoff_s=backoff_s)
         settings = dict(model=model, base_url=base_url, api_key_env=api_key_env, options=options)
         self._owned = resources is None
         if resources is None:
