@@ -182,9 +182,10 @@ class HarborEnv(Env):
         self.max_turns = self.max_turns_option or config.max_turns
         self.turns, self.finished, self.solution_sent = 0, False, False
         self.deadline = time.monotonic() + config.agent_timeout_s
+        # the instruction is the task's (agents restate it every turn); the observation says where and how long
         text = (
-            f"{task.instruction.rstrip()}\n\nYou are in {self.workdir} in the task's container. You have "
-            f"{self.max_turns} commands and {config.agent_timeout_s:g} s. Send `done` when the task is done."
+            f"You are in {self.workdir} in the task's container. You have {self.max_turns} commands and "
+            f"{config.agent_timeout_s:g} s. Send `done` when the task is done."
         )
         return Observation(text=text, data=self._data())
 
