@@ -32,6 +32,7 @@ import os
 import queue
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +42,9 @@ import torch
 from simyard.agents.backends.engine import Generation, SamplingOptions
 
 log = logging.getLogger(__name__)
+
+#: Shared leading tokens worth reusing a kept prompt's KV cache for.
+MIN_PREFIX = 32
 
 
 @dataclass
@@ -97,6 +101,8 @@ class BatchStats:
     max_running: int = 0
     tokens: int = 0
     requests: int = 0
+    prefix_hits: int = 0
+    prefix_tokens: int = 0
     first_token_s: list[float] = field(default_factory=list)
 
 
@@ -114,6 +120,12 @@ class Batcher:
         token_text: One token id to its text, for top log-probabilities.
         cache_kwarg: The forward keyword the model takes its cache by (`cache` in transformers 5, `past_key_values`
             before).
+        prefill_tokens: Padded prompt positions per prefill pass at most: prompts are prefilled together while
+            they fit (a long prompt alone), because a prompt's pass is already large and a padded batch of long
+            ones costs more in attention masks than it saves.
+        prefix_cache: Prompts whose KV cache is kept for reuse (0: none). A prompt that shares at least
+            `MIN_PREFIX` leading tokens with a kept one (the same system prompt, the same episode's last turn)
+            computes only the rest.
     """
 
     def __init__(
@@ -128,6 +140,8 @@ class Batcher:
         decode: Callable[[list[int]], str],
         token_text: Callable[[int], str],
         cache_kwarg: str = "cache",
+        prefill_tokens: int = 2048,
+        prefix_cache: int = 8,
         name: str = "simyard-batcher",
     ) -> None:
         if max_batch < 1:
@@ -141,6 +155,9 @@ class Batcher:
         self.decode = decode
         self.token_text = token_text
         self.cache_kwarg = cache_kwarg
+        self.prefill_tokens = prefill_tokens
+        self.prefix_cache = prefix_cache
+        self._prefixes: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = OrderedDict()
         self.stats = BatchStats()
         self._queue: queue.SimpleQueue[_Job | Callable[[], None] | None] = queue.SimpleQueue()
         self._waiting: list[_Job] = []
@@ -256,35 +273,90 @@ class Batcher:
             if not job.future.done():
                 job.future.set_exception(error)
         self._running, self._waiting, self._cache = [], [], None
+        self._prefixes.clear()
 
     # ------------------------------------------------------------------------------------------- prefill
 
     def _prefill(self, jobs: list[_Job]) -> None:
-        text = [job for job in jobs if not job.prepared.extra]
-        groups = ([text] if text else []) + [[job] for job in jobs if job.prepared.extra]
-        for group in groups:
-            try:
-                self._prefill_group(group)
-            except Exception as exc:  # noqa: BLE001 (a bad input fails its own requests, not the batch)
-                if _is_oom(exc):
-                    raise
-                log.warning("prefill failed: %r", exc)
-                for job in group:
-                    if not job.future.done():
-                        job.future.set_exception(exc)
+        pending = [job for job in jobs if not job.prepared.extra]
+        for job in jobs:  # a prompt with images runs alone: vision inputs do not pad
+            if job.prepared.extra:
+                self._prefill_safely([job])
+        while pending:
+            misses = []
+            for job in pending:
+                found = self._prefix_lookup(job.prepared.ids)
+                if found is None:
+                    misses.append(job)
+                else:
+                    self._prefill_safely([job], found)
+            if not misses:
+                break
+            # Prompts that share a prefix with the first miss wait for it to be cached; the others come along
+            # (similar lengths together, at most `prefill_tokens` padded positions in the pass).
+            lead, group, pending = misses[0], [misses[0]], []
+            width = len(lead.prepared.ids)
+            for job in misses[1:]:
+                shares = self.prefix_cache and _common(job.prepared.ids, lead.prepared.ids) >= MIN_PREFIX
+                wider = max(width, len(job.prepared.ids))
+                if not shares and wider * (len(group) + 1) <= self.prefill_tokens:
+                    group.append(job)
+                    width = wider
+                else:
+                    pending.append(job)
+            self._prefill_safely(group)
 
-    def _prefill_group(self, jobs: list[_Job]) -> None:
+    def _prefill_safely(self, group: list[_Job], prefix: tuple[int, list[Any]] | None = None) -> None:
+        try:
+            self._prefill_group(group, prefix)
+        except Exception as exc:  # noqa: BLE001 (a bad input fails its own requests, not the batch)
+            if _is_oom(exc):
+                raise
+            log.warning("prefill failed: %r", exc)
+            for job in group:
+                if not job.future.done():
+                    job.future.set_exception(exc)
+
+    def _prefix_lookup(self, ids: list[int]) -> tuple[int, list[Any]] | None:
+        """(length, per-layer KV) of the longest cached prompt prefix of `ids`, if it is worth reusing."""
+        best, found = 0, None
+        for key, layers in self._prefixes.items():
+            common = _common(ids, key)
+            if common > best:
+                best, found = common, (key, layers)
+        best = min(best, len(ids) - 1)  # at least one token is fed, for its logits
+        if found is None or best < MIN_PREFIX:
+            return None
+        self._prefixes.move_to_end(found[0])
+        self.stats.prefix_hits += 1
+        self.stats.prefix_tokens += best
+        return best, found[1]
+
+    def _prefix_store(self, ids: list[int], layers: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        if not self.prefix_cache or len(ids) < MIN_PREFIX:
+            return
+        key = tuple(ids)
+        self._prefixes[key] = layers
+        self._prefixes.move_to_end(key)
+        while len(self._prefixes) > self.prefix_cache:
+            self._prefixes.popitem(last=False)
+
+    def _prefill_group(self, jobs: list[_Job], prefix: tuple[int, list[Any]] | None = None) -> None:
         from transformers import DynamicCache
 
         lengths = [len(job.prepared.ids) for job in jobs]
         width = max(lengths)
-        ids = torch.full((len(jobs), width), self.pad_id, dtype=torch.long)
+        cached = prefix[0] if prefix is not None else 0  # one job when a prefix is reused
+        ids = torch.full((len(jobs), width - cached), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(jobs), width), dtype=torch.long)
         for row, job in enumerate(jobs):
-            ids[row, width - lengths[row] :] = torch.tensor(job.prepared.ids, dtype=torch.long)
+            ids[row, width - lengths[row] :] = torch.tensor(job.prepared.ids[cached:], dtype=torch.long)
             mask[row, width - lengths[row] :] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         cache = DynamicCache()
+        if prefix is not None:
+            for number, (keys, values) in enumerate(prefix[1]):
+                cache.update(keys[:, :, :cached], values[:, :, :cached], number)
         inputs: dict[str, Any] = {"input_ids": ids, "attention_mask": mask, self.cache_kwarg: cache, "use_cache": True}
         for name, value in jobs[0].prepared.extra.items():  # images: one job per group
             inputs[name] = value.to(self.device)
@@ -299,11 +371,19 @@ class Batcher:
             inputs["position_ids"] = positions
             next_pos = (positions.amax(dim=(0, 2)) + 1).tolist()
         else:
-            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, cached:]
             inputs["position_ids"] = positions
             next_pos = lengths
         out = self.model(**inputs, logits_to_keep=1)
         self.stats.prefill_passes += 1
+        if self.prefix_cache and not jobs[0].prepared.extra:
+            for row, job in enumerate(jobs):
+                start = width - lengths[row]
+                self._prefix_store(
+                    job.prepared.ids,
+                    [(layer.keys[row : row + 1, :, start:], layer.values[row : row + 1, :, start:])
+                     for layer in cache.layers],
+                )
         logits = out.logits[:, -1, :]
         # One row per sample: a request of n samples shares its prompt's pass and cache.
         rows = [row for row, job in enumerate(jobs) for _ in range(job.options.n)]
@@ -484,6 +564,16 @@ class Batcher:
             finish_reason=seq.finish or "stop",
             prompt_tokens=len(seq.job.prepared.ids),
         )
+
+
+def _common(one: Sequence[int], other: Sequence[int]) -> int:
+    """The length of the common prefix of two token lists."""
+    count = 0
+    for a, b in zip(one, other):  # noqa: B905 (stops at the shorter, as wanted)
+        if a != b:
+            break
+        count += 1
+    return count
 
 
 def _pad_left(tensor: torch.Tensor, width: int, dim: int = 2) -> torch.Tensor:
