@@ -94,8 +94,29 @@ def _serve_transformers(
             sys.stdout.flush()
             server = uvicorn_server(ChatServer(loaded, name).app(), log_level=log_level,
                                     access_log=log_level in ("info", "debug", "trace"))
-            server.run(sockets=[sock])
+            _run_until_signal(server, sock)
+            typer.echo("simyard serve: stopped")
         finally:
             loaded.close()
     finally:
         sock.close()
+
+
+class _Stopped(Exception):
+    """SIGTERM, after uvicorn has shut down gracefully (uvicorn hands the signal back once it is done)."""
+
+
+def _run_until_signal(server, sock) -> None:
+    """Serve until Ctrl-C or SIGTERM; uvicorn finishes the requests in flight, then this returns (exit code 0)."""
+    import signal
+
+    def stopped(signum, frame) -> None:
+        raise _Stopped
+
+    previous = signal.signal(signal.SIGTERM, stopped)
+    try:
+        server.run(sockets=[sock])
+    except (KeyboardInterrupt, _Stopped):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)

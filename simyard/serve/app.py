@@ -183,9 +183,9 @@ class ChatServer:
             event = first
             while True:
                 if event.generations is not None:
-                    ends = [part for choice, gen in zip(choices, event.generations, strict=True)
-                            for part in choice.finish(gen)]
-                    yield send(ends)
+                    for choice, generation in zip(choices, event.generations, strict=True):
+                        for part in choice.finish(generation):  # one chunk each: one entry per index per chunk
+                            yield send([part])
                     if chat.stream_options is not None and chat.stream_options.include_usage:
                         yield send([], usage(event.generations))
                     break
