@@ -64,6 +64,8 @@ class LocalBackend:
         self.normalize = normalize
         #: Set by the agent before each turn: what a scored turn may answer (None: generate).
         self.choices: Any = None
+        #: Set by the agent before each turn: the JSON schema a generated reply follows (None: free text).
+        self.json_schema: str | None = None
         self.seed: int | None = options.seed
 
     async def complete(self, prompt: Prompt) -> Completion:
@@ -92,10 +94,10 @@ class LocalBackend:
                 finish_reason="stop",
             )
             return Completion(call, None)
-        options = self.options
-        if options.seed is not None:
-            from dataclasses import replace
+        from dataclasses import replace
 
+        options = replace(self.options, json_schema=self.json_schema)
+        if options.seed is not None:
             options = replace(options, seed=self._next_seed())
         [generation] = await self.engine.generate(Request(messages, options))
         call = ModelCall(
@@ -151,6 +153,8 @@ class LocalAgent(OpenAIAgent):
         seed: Seeds sampling (each call takes the next seed).
         images: `auto`, `always` or `never`, as for the openai agent.
         max_batch: Sequences the shared engine decodes together (1: batching off).
+        constrain: Generated JSON replies (EmbodiedBench's plan, a JSON world's action) follow their schema with
+            xgrammar: `auto` (when xgrammar is installed), `json` (always; an error without xgrammar) or `none`.
         resources: The worker's resource scope (passed by the registry): agents of one worker share one engine.
 
     Raises:
@@ -174,6 +178,7 @@ class LocalAgent(OpenAIAgent):
         seed: int | str | None = None,
         images: str = "auto",
         max_batch: int | str = 32,
+        constrain: str = "auto",
         resources: Resources | None = None,
     ) -> None:
         Agent.__init__(self)
@@ -187,6 +192,19 @@ class LocalAgent(OpenAIAgent):
         if self.choice not in CHOICE_MODES:
             raise SimyardError(f"choice={choice!r} is not one of {', '.join(CHOICE_MODES)}",
                                hint="pass --agent-opt choice=scored or choice=generate")
+        self.constrain = str(constrain).strip().lower()
+        if self.constrain not in ("auto", "json", "none"):
+            raise SimyardError(f"constrain={constrain!r} is not auto, json or none", hint="pass constrain=auto")
+        if self.constrain == "auto":
+            import importlib.util
+
+            self.constrain = "json" if importlib.util.find_spec("xgrammar") is not None else "none"
+        elif self.constrain == "json":
+            import importlib.util
+
+            if importlib.util.find_spec("xgrammar") is None:
+                raise SimyardError("constrain=json needs xgrammar, which is not installed",
+                                   hint="pip install xgrammar, or pass constrain=auto")
         norm = str(choice_norm).strip().lower()
         if norm not in ("sum", "mean"):
             raise SimyardError(f"choice_norm={choice_norm!r} is not sum or mean", hint="pass choice_norm=sum")
@@ -263,6 +281,11 @@ class LocalAgent(OpenAIAgent):
             if self.client.choices is None:
                 self._say_once("scored", f"choice=scored cannot list this world's {self._spec.kind} actions in "
                                          f"the {self._format.name} format; those turns are generated")
+        self.client.json_schema = None
+        if self.client.choices is None and self.constrain == "json":
+            from simyard.agents.backends.choice import reply_schema
+
+            self.client.json_schema = reply_schema(self._format, self._spec)
         wanted = self.history_kept
         keep = min(wanted, len(self._history)) if wanted else 0
         try:

@@ -56,11 +56,13 @@ class Prepared:
         extra: Extra forward inputs for the prompt's prefill, each with a leading batch dimension of 1 (for
             LLaVA: `pixel_values`; for Qwen2-VL: `pixel_values` and `image_grid_thw`).
         notes: What preparing the prompt changed (an image dropped for a text-only model), for the caller to show.
+        grammar: A compiled xgrammar grammar the samples must follow (a JSON schema), or None.
     """
 
     ids: list[int]
     extra: dict[str, torch.Tensor] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    grammar: Any = None
 
 
 #: A listener hears every token of a streamed request: (sample index, token id, log-probability, top log-probs,
@@ -90,6 +92,7 @@ class _Seq:
     top: list[dict[str, float]] = field(default_factory=list)
     finish: str | None = None
     stop_at: int | None = None  # where a stop string starts in the decoded text
+    matcher: Any = None  # the grammar's state, when the request is constrained
 
 
 @dataclass
@@ -390,7 +393,7 @@ class Batcher:
         seqs: list[_Seq] = []
         for row, job in enumerate(jobs):
             job.seqs = [
-                _Seq(job, index, _generator(job.options.seed, index), int(next_pos[row]))
+                _Seq(job, index, _generator(job.options.seed, index), int(next_pos[row]), matcher=_matcher(job))
                 for index in range(job.options.n)
             ]
             seqs.extend(job.seqs)
@@ -474,6 +477,9 @@ class Batcher:
     def _sample(self, seqs: list[_Seq], logits: torch.Tensor) -> None:
         """Sample one token per row for `seqs` and append it (with its log-probability) to each."""
         logits = logits.float()
+        constrained = [row for row, seq in enumerate(seqs) if seq.matcher is not None]
+        if constrained:
+            _mask_grammar(logits, [seqs[row] for row in constrained], constrained)
         temps = torch.tensor(
             [seq.job.options.temperature if seq.job.options.temperature > 0 else 1.0 for seq in seqs],
             device=logits.device,
@@ -519,7 +525,9 @@ class Batcher:
             if job.first_token_s is None:
                 job.first_token_s = now - job.submitted
                 self.stats.first_token_s.append(job.first_token_s)
-            if token in self.eos_ids:
+            if seq.matcher is not None and not seq.matcher.is_terminated():
+                seq.matcher.accept_token(token)
+            if token in self.eos_ids or (seq.matcher is not None and seq.matcher.is_terminated()):
                 seq.finish = "stop"
             elif options.stop and self._hit_stop(seq):
                 seq.finish = "stop"
@@ -564,6 +572,27 @@ class Batcher:
             finish_reason=seq.finish or "stop",
             prompt_tokens=len(seq.job.prepared.ids),
         )
+
+
+def _matcher(job: _Job) -> Any:
+    if job.prepared.grammar is None:
+        return None
+    import xgrammar
+
+    return xgrammar.GrammarMatcher(job.prepared.grammar)
+
+
+def _mask_grammar(logits: torch.Tensor, seqs: list[_Seq], rows: list[int]) -> None:
+    """Set to -inf, in place, the logits of every token that would take a constrained row off its grammar."""
+    import xgrammar
+
+    vocab = logits.shape[1]
+    bitmask = xgrammar.allocate_token_bitmask(len(rows), vocab)
+    for number, seq in enumerate(seqs):
+        seq.matcher.fill_next_token_bitmask(bitmask, number)
+    picked = logits[rows].cpu()
+    xgrammar.apply_token_bitmask_inplace(picked, bitmask, vocab_size=vocab)
+    logits[rows] = picked.to(logits.device)
 
 
 def _common(one: Sequence[int], other: Sequence[int]) -> int:

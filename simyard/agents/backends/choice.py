@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from simyard.agents.formats import EmbodiedJSON, RagenFormat, ReplyFormat
+from simyard.agents.formats import EmbodiedJSON, JsonObjectFormat, RagenFormat, ReplyFormat
 from simyard.platform.api import Action, ActionSpec
 
 #: Completions scored in one pass at most.
@@ -99,6 +99,42 @@ def choice_set(reply_format: ReplyFormat, spec: ActionSpec, valid: Sequence[Acti
             tuple(f"{json.dumps(name)}}}]}}" for name in names),
             tuple(actions),
         )
+    return None
+
+
+def reply_schema(reply_format: ReplyFormat, spec: ActionSpec) -> str | None:
+    """The JSON schema a generated reply is constrained to (`SamplingOptions.json_schema`), or None.
+
+    EmbodiedBench's plan in a choice world: an object whose `executable_plan` lists steps whose `action_id` and
+    `action_name` are the world's (the other three keys may be written first, as EmbodiedBench asks). A JSON world's
+    own action schema. Anything else is not JSON, or has no schema, and is generated freely.
+    """
+    if isinstance(reply_format, EmbodiedJSON) and spec.kind == "choice" and spec.choices:
+        step = {
+            "type": "object",
+            "properties": {
+                "action_id": {"type": "integer", "enum": list(range(len(spec.choices)))},
+                "action_name": {"type": "string", "enum": list(spec.choices)},
+            },
+            "required": ["action_id", "action_name"],
+            "additionalProperties": False,
+        }
+        # Printable text only: JSON forbids raw control characters in strings, and a parser would refuse them.
+        text = {"type": "string", "pattern": r"^[^\x00-\x1f\\\"]{0,600}$"}
+        schema = {
+            "type": "object",
+            "properties": {
+                "visual_state_description": text,
+                "reasoning_and_reflection": text,
+                "language_plan": text,
+                "executable_plan": {"type": "array", "items": step, "minItems": 1, "maxItems": 20},
+            },
+            "required": ["executable_plan"],
+            "additionalProperties": False,
+        }
+        return json.dumps(schema)
+    if isinstance(reply_format, JsonObjectFormat) and spec.kind == "json" and spec.schema:
+        return json.dumps(dict(spec.schema))
     return None
 
 

@@ -19,7 +19,12 @@ from typing import Any
 
 @dataclass(frozen=True)
 class SamplingOptions:
-    """How to sample. `temperature == 0` is greedy; `seed` makes sampling repeatable per request."""
+    """How to sample. `temperature == 0` is greedy; `seed` makes sampling repeatable per request.
+
+    `json_schema` (a JSON schema as text; added for constrained replies) makes every sample a JSON value matching
+    it: tokens that would break the schema are masked before sampling (xgrammar), and the sample ends when the value
+    is complete. Engines without constrained decoding raise `BackendError` for it.
+    """
 
     max_tokens: int = 256
     temperature: float = 0.0
@@ -29,6 +34,7 @@ class SamplingOptions:
     n: int = 1
     logprobs: bool = False
     top_logprobs: int = 0
+    json_schema: str | None = None
 
 
 @dataclass(frozen=True)

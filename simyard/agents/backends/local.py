@@ -356,6 +356,8 @@ class TransformersEngine(Engine):
         if not self._facts.context_length:
             self._facts = _replace(self._facts, context_length=int(getattr(self.tokenizer, "model_max_length", 2048)))
         self._template_warned = False
+        self._compiler: Any = None
+        self._grammars: dict[str, Any] = {}
         TransformersEngine.loads[self._facts.path] = TransformersEngine.loads.get(self._facts.path, 0) + 1
         from simyard.agents.backends.batching import Batcher
 
@@ -387,14 +389,49 @@ class TransformersEngine(Engine):
         return self._facts
 
     async def generate(self, request: Request) -> list[Generation]:
-        prepared = self.prepare(request.messages)
-        self._check_options(request.options)
+        prepared = self._prepare_request(request)
         return await asyncio.wrap_future(self.batcher.submit(prepared, request.options))
 
     def generate_sync(self, request: Request) -> list[Generation]:
-        prepared = self.prepare(request.messages)
-        self._check_options(request.options)
+        prepared = self._prepare_request(request)
         return self.batcher.submit(prepared, request.options).result()
+
+    def _prepare_request(self, request: Request):  # -> Prepared
+        self._check_options(request.options)
+        prepared = self.prepare(request.messages)
+        if request.options.json_schema is not None:
+            prepared.grammar = self.grammar(request.options.json_schema)
+        return prepared
+
+    def grammar(self, schema: str) -> Any:
+        """The compiled xgrammar grammar of a JSON schema (cached per schema text).
+
+        Raises:
+            BackendError: xgrammar is not installed, or the schema does not compile.
+        """
+        cached = self._grammars.get(schema)
+        if cached is not None:
+            return cached
+        try:
+            import xgrammar
+        except ImportError:
+            raise BackendError(
+                "JSON-schema replies need xgrammar, which is not installed",
+                hint="pip install xgrammar (or use the local agent's choice=scored, which needs nothing more)",
+            ) from None
+        if self._compiler is None:
+            vocab = int(self.model.get_output_embeddings().weight.shape[0])
+            info = xgrammar.TokenizerInfo.from_huggingface(self.tokenizer, vocab_size=vocab)
+            self._compiler = xgrammar.GrammarCompiler(info)
+        try:
+            try:  # compact JSON: a small model's free whitespace is wasted tokens
+                compiled = self._compiler.compile_json_schema(schema, any_whitespace=False)
+            except TypeError:  # older xgrammar
+                compiled = self._compiler.compile_json_schema(schema)
+        except Exception as exc:  # noqa: BLE001 (xgrammar raises RuntimeError/ValueError for bad schemas)
+            raise BackendError(f"the JSON schema does not compile: {_one_line(exc)}", hint="check the schema") from None
+        self._grammars[schema] = compiled
+        return compiled
 
     async def stream(self, request: Request) -> AsyncIterator[TokenEvent]:
         """The request's tokens as they are sampled, one `TokenEvent` each (all samples interleaved), then the end.
@@ -402,8 +439,7 @@ class TransformersEngine(Engine):
         The last event of each sample carries its `finish_reason`; after every sample has finished, one event with
         `generations` set holds the final `Generation`s (the text cut at a stop string, as `generate` returns it).
         """
-        prepared = self.prepare(request.messages)
-        self._check_options(request.options)
+        prepared = self._prepare_request(request)
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[TokenEvent] = asyncio.Queue()
 
