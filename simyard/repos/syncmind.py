@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import shlex
 import threading
 from collections.abc import Mapping
@@ -389,6 +390,7 @@ class SyncMindEnv(Env):
             self.la_file = self.la_func = True  # SyncMind's overall LA counts a solved instance as localised
             return True, f"[Balance: ${self.balance:g} left] The test file passes."
         log = error_log(run.log.replace(str(self.workspace.path), "."), LOG_CHARS)
+        log = _ADDRESS.sub(r"\1 at 0x...", _TIMING.sub(r"\1\2", log))
         why = f"timed out after {self.config.test_timeout_s:g} s" if run.timed_out else "still fails"
         return True, f"[Balance: ${self.balance:g} left] The test file {why}:\n{log.rstrip()}\nPlease try again."
 
@@ -540,6 +542,13 @@ def _passes(run: TestRun, instance: Instance) -> bool:
     if instance.gold_outcomes:
         return run.outcomes == instance.gold_outcomes
     return run.exit_code == 0 and run.summary == instance.gold_summary
+
+
+#: pytest's closing line, `=== 1 failed, 3 passed in 0.12s ===`: its duration is dropped from the logs the agent sees
+#: (with object addresses, below), so an episode's observations depend on the task, the seed and the agent only.
+_TIMING = re.compile(r"^(=+ .*?) in [\d.]+s(?: \([^)]*\))?( =+)$", re.MULTILINE)
+#: Object addresses in reprs (`<pkg.Ledger object at 0x7f41...>`) change with every run; they tell the agent nothing.
+_ADDRESS = re.compile(r"(<[\w.]+ object) at 0x[0-9a-f]+")
 
 
 def _one_line(text: str, limit: int = 200) -> str:

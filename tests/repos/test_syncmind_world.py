@@ -259,3 +259,13 @@ def test_one_docker_episode_with_the_oracle_and_a_lost_container(suite):
             run(world, "true")
     finally:
         world.close()
+
+
+@pytest.mark.slow
+def test_the_world_keeps_the_simyard_contract(tmp_path_factory):
+    from simyard.tasks.syncmind_mini import syncmind_mini_suite
+    from simyard.testing.conformance import all_passed, check_world, format_report
+
+    tasks = syncmind_mini_suite(cache_dir=str(tmp_path_factory.getbasetemp() / "syncmind-cache"))
+    results = check_world("syncmind", tasks=[tasks[0], tasks[-1]], seeds=(0,), sample=2)
+    assert all_passed(results), format_report(results)
