@@ -33,6 +33,7 @@ import re
 import shlex
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -105,6 +106,8 @@ class _Yard:
         self._pinned: dict[tuple[str, str], Upstream] = {}
         self._factories: dict[tuple[str, str, bool], Workspaces] = {}
         self._lock = threading.Lock()
+        # Finished workspaces are removed off the episode's path: the next reset need not wait for an rmtree.
+        self._cleaner = ThreadPoolExecutor(1, thread_name_prefix="simyard-workspace-cleanup")
 
     def _upstream(self, source: str, instance: Instance) -> Upstream:
         key = (source, instance.world_sha)
@@ -128,7 +131,15 @@ class _Yard:
                 factory = self._factories[key] = Workspaces(self.root, upstream, remote_url=remote)
             return factory.create(belief_of(instance))
 
+    def discard(self, workspace: Workspace) -> None:
+        """Remove a finished workspace in the background (the root's removal catches any left at exit)."""
+        try:
+            self._cleaner.submit(workspace.close)
+        except RuntimeError:  # the yard is closing: remove it here
+            workspace.close()
+
     def close(self) -> None:
+        self._cleaner.shutdown(wait=True)
         self.root.close()
 
 
@@ -258,6 +269,8 @@ class SyncMindEnv(Env):
         self.success_turn: int | None = None
         self.progress = 0.0
         self.edited_file = self.edited_func = False
+        self._belief_text = config.instance.belief_text()
+        self._belief_code = functions_in(self._belief_text)[config.instance.function].code
         self.workspace = self.yard.workspace(str(Path(config.source).expanduser()), config.instance,
                                              in_sandbox=self.kind != "local")
         try:
@@ -279,7 +292,7 @@ class SyncMindEnv(Env):
                 sandbox.close()
         finally:
             if workspace is not None:
-                workspace.close()
+                self.yard.discard(workspace)
 
     def action_spec(self) -> ActionSpec:
         proposal = getattr(self, "proposal_cost", 100.0)
@@ -433,7 +446,7 @@ class SyncMindEnv(Env):
         except (OSError, UnicodeDecodeError):
             self.edited_file = self.edited_func = True
             return
-        self.edited_file = text != instance.belief_text()
+        self.edited_file = text != self._belief_text
         if not self.edited_file:
             self.edited_func = False
             return
@@ -441,7 +454,7 @@ class SyncMindEnv(Env):
             found = functions_in(text).get(instance.function)
         except SyntaxError:
             found = None
-        self.edited_func = found is None or found.code != functions_in(instance.belief_text())[instance.function].code
+        self.edited_func = found is None or found.code != self._belief_code
 
     # ------------------------------------------------------------------------------------------------ reports
 
