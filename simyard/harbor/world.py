@@ -13,7 +13,7 @@ An episode, as Harbor runs a trial:
    counts), and `bash /tests/test.sh` runs under [verifier] timeout_sec. Its score is /logs/verifier/reward.json
    (an object of named numbers; read first, as Harbor does) or reward.txt (one number). The episode's reward is
    reward.json's `reward` (else the mean of its values) or reward.txt's number; success is a reward of 1 or more.
-   Every reward goes in `info["rewards"]` and, as `reward_<name>`, in `info["metrics"]`.
+   Every reward goes in `info["rewards"]` and, as `reward` / `reward_<name>`, in `info["metrics"]`.
 
 A verifier that runs out of time, or writes no reward, or one that is not a number, is the task's error, never a
 score: the step raises `HarborVerifierError` and the episode ends as `world_error`. The oracle uploads solution/ to

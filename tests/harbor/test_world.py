@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from simyard.agents.baselines import OracleAgent
@@ -13,6 +18,7 @@ from tests.harbor.conftest import RUN_ID, Script, do_nothing, write_task
 
 pytestmark = pytest.mark.docker
 
+REPO = Path(__file__).parents[2]
 SECRET_TESTS = "TESTS-MARKER-6f1c"
 SECRET_SOLUTION = "SOLUTION-MARKER-93ab"
 
@@ -144,6 +150,18 @@ def test_a_lost_daemon_carries_the_harbor_hint():
     with pytest.raises(SandboxLost) as caught, _daemon_hint():
         raise SandboxLost("cannot reach the Docker daemon", hint="or use --world-opt sandbox=bwrap")
     assert caught.value.hint == DAEMON_HINT and "sandbox=bwrap" not in str(caught.value)
+
+
+def test_a_dead_daemon_stops_bench_run_in_one_line(tmp_path):
+    write_task(tmp_path / "tasks", "task")
+    env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(REPO), "DOCKER_HOST": f"unix://{tmp_path}/none.sock"}
+    done = subprocess.run([sys.executable, "-m", "simyard", "bench", "run", str(tmp_path / "tasks"), "--agent",
+                           "oracle", "--out", str(tmp_path / "run")], capture_output=True, text=True, env=env,
+                          timeout=120)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]  # past the progress bar
+    assert done.returncode == 2 and len(errors) == 1, done.stderr
+    assert "Docker daemon" in errors[0] and "Harbor tasks run in Docker" in errors[0]
+    assert not (tmp_path / "run").exists()
 
 
 def test_episode_limits_of_the_runner_leave_room_for_the_verifier(world, tmp_path):
