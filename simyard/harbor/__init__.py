@@ -5,7 +5,8 @@
 
 `format` reads and checks a folder (`read_task`) and turns a directory of them into tasks (`load_task_folders`,
 which `registry.load_suite` calls for a directory path); `world` runs one in a Docker container built from its
-Dockerfile (`HarborEnv`); `export` writes instances (`export_instances`).
+Dockerfile (`HarborEnv`); `export` writes instances (`export_instances`); `samples` writes small generated folders
+for `HarborEnv.sample_task`.
 """
 
 from simyard.harbor.format import HarborConfig, HarborTask, find_task_dirs, load_task_folders, read_task

@@ -88,7 +88,7 @@ class _TaskToml(_Section):
 
 def parse_memory_mb(text: str) -> int:
     """Megabytes in a size such as `2G`, `512M`, `4Gi` or `1.5GB` (a number with a unit; binary multiples)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt])(?:i?b)?\s*", text, re.IGNORECASE)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt])(?:ib?|b)?\s*", text, re.IGNORECASE)
     if not match:
         raise ValueError(f"{text!r} is not a size like '2G' or '512M'")
     megabytes = float(match.group(1)) * _UNITS_MB[match.group(2).lower()]
@@ -255,15 +255,19 @@ def to_task(harbor: HarborTask, max_turns: int = DEFAULT_MAX_TURNS) -> Task:
         metadata=harbor.metadata,
         max_turns=max_turns,
     )
-    return Task(
-        id=harbor.name,
-        world="harbor",
-        instruction=harbor.instruction,
-        subset=category if isinstance(category, str) and category.strip() else "base",
-        config=config.model_dump(),
-        max_steps=2 * max_turns,
-        max_invalid=None,
-    )
+    try:
+        return Task(
+            id=harbor.name,
+            world="harbor",
+            instruction=harbor.instruction,
+            subset=category if isinstance(category, str) and category.strip() else "base",
+            config=config.model_dump(),
+            max_steps=2 * max_turns,
+            max_invalid=None,
+        )
+    except ValidationError as exc:  # a folder name that cannot name an episode directory
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise TaskFileError(f"Harbor task folder {harbor.path}: {message}", hint="rename the folder") from None
 
 
 def _looks_like_task(path: Path) -> bool:

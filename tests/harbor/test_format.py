@@ -102,6 +102,12 @@ def test_task_toml_syntax_error_gives_line_and_column(tmp_path):
         read_task(write_task(tmp_path, "t", toml="[agent]\ntimeout_sec = = 3\n"))
 
 
+def test_folder_name_that_cannot_name_an_episode_is_one_line(tmp_path):
+    write_task(tmp_path, "a:b")
+    with pytest.raises(TaskFileError, match=r"Harbor task folder .*a:b: task id 'a:b' contains characters"):
+        registry.load_suite(str(tmp_path))
+
+
 def test_directory_without_task_folders_is_refused(tmp_path):
     (tmp_path / "notes").mkdir()
     with pytest.raises(TaskFileError, match="holds no Harbor task folders"):
