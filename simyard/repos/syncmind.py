@@ -60,6 +60,9 @@ UPSTREAMS = "/upstreams"
 #: whose owner the sandbox's uid may not match.
 COMMAND_ENV = {"GIT_PAGER": "cat", "PAGER": "cat", "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_COUNT": "1",
                "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}
+#: How much of a step's text its `feedback` keeps: planners restate past steps from their feedback (EmbodiedBench's
+#: history), and a command's output matters later, but thirty full outputs would swamp a prompt.
+FEEDBACK_CHARS = 1500
 INSTRUCTION = (
     "You work in a git repository together with a collaborator. You changed the code based on your understanding of "
     "the repository, but your collaborator has changed the repository since, and now the test file {test_file} "
@@ -350,7 +353,7 @@ class SyncMindEnv(Env):
             text += "\nThe turn limit is reached: the episode is over."
         else:
             text += "\n" + self._status()
-        info.update(valid=valid, feedback=text if not valid else text.split("\n", 1)[0], success=self.success,
+        info.update(valid=valid, feedback=_brief(text, FEEDBACK_CHARS), success=self.success,
                     progress=self.progress, balance=self.balance, metrics=self.metrics())
         return StepResult(Observation(text=text, data=self._data()), 1.0 if self.success else 0.0, terminated,
                           truncated, info)
@@ -562,6 +565,14 @@ def _passes(run: TestRun, instance: Instance) -> bool:
 _TIMING = re.compile(r"^(=+ .*?) in [\d.]+s(?: \([^)]*\))?( =+)$", re.MULTILINE)
 #: Object addresses in reprs (`<pkg.Ledger object at 0x7f41...>`) change with every run; they tell the agent nothing.
 _ADDRESS = re.compile(r"(<[\w.]+ object) at 0x[0-9a-f]+")
+
+
+def _brief(text: str, limit: int) -> str:
+    """`text` cut to its first and last `limit / 2` characters, saying so."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"
 
 
 def _one_line(text: str, limit: int = 200) -> str:
