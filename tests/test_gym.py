@@ -16,6 +16,7 @@ from simyard import _builtins
 from simyard.platform.api import ActionSpec, Env, Observation, StepResult, Task
 from simyard.platform.errors import SimyardError
 from tests.kind_worlds import KIND_WORLDS, ChoiceWorld, JsonWorld, TextWorld, VectorWorld
+from tests.needs import world_skip_reason
 
 BUILTIN_WORLDS = sorted(_builtins.REGISTRY["world"].items())
 
@@ -58,6 +59,8 @@ class GlyphWorld(Env):
 def test_gymnasium_checker_passes_for_builtin_world(name, target):
     if importlib.util.find_spec(target.partition(":")[0]) is None:
         pytest.skip(f"built-in world {name!r} is not written yet")
+    if reason := world_skip_reason(name):
+        pytest.skip(reason)
     env = simyard.gym.make(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # gymnasium's advice (e.g. normalised Boxes) is not a failure

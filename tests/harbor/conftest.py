@@ -8,13 +8,13 @@ or not root. A daemon that is down fails them.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from simyard.platform.api import Action, Agent, Observation
 from simyard.sandboxes.docker import BASE_IMAGE
+from tests.needs import docker_skip_reason
 
 RUN_ID = f"tests-harbor-{os.getpid()}"
 PASS_IF_HELLO = """#!/bin/bash
@@ -47,15 +47,6 @@ def write_task(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return folder
-
-
-def docker_skip_reason() -> str | None:
-    """Why the docker tests cannot run on this machine at all (None: they must run)."""
-    if shutil.which("docker") is None and shutil.which("dockerd") is None:
-        return "no docker binary on this machine (apt-get install docker.io)"
-    if os.geteuid() != 0:
-        return "not root: the base image is built with debootstrap, as root"
-    return None
 
 
 @pytest.fixture(scope="session")

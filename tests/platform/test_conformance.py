@@ -15,6 +15,7 @@ from simyard.platform.api import ActionSpec, Env, Observation, StepResult, Task
 from simyard.platform.registry import register_world
 from simyard.testing.conformance import CheckResult, all_passed, check_world, format_report, summary
 from tests.kind_worlds import KIND_WORLDS, ChoiceWorld
+from tests.needs import world_skip_reason
 
 BUILTIN_WORLDS = sorted(_builtins.REGISTRY["world"].items())
 
@@ -158,6 +159,8 @@ def test_each_action_kind_world_passes(world):
 def test_builtin_world_passes_by_name(name, target):
     if importlib.util.find_spec(target.partition(":")[0]) is None:
         pytest.skip(f"built-in world {name!r} is not written yet")
+    if reason := world_skip_reason(name):
+        pytest.skip(reason)
     results = check_world(name, sample=3)
     assert all_passed(results), summary(results) + "\n" + "\n".join(r.detail for r in results if not r.passed)
 

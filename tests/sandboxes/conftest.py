@@ -7,26 +7,17 @@ cannot run at all (no docker binary, or not root), never because the daemon is d
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from simyard.sandboxes.base import Limits
 from simyard.sandboxes.factory import make_sandbox
+from tests.needs import docker_skip_reason
 
 #: Small limits, so the containment tests are quick.
 LIMITS = Limits(timeout_s=20, cpu_s=20, memory_mb=256, pids=64, output_bytes=4096)
 RUN_ID = f"tests-{os.getpid()}"
-
-
-def docker_skip_reason() -> str | None:
-    """Why the docker tests cannot run on this machine at all (None: they must run)."""
-    if shutil.which("docker") is None and shutil.which("dockerd") is None:
-        return "no docker binary on this machine (apt-get install docker.io)"
-    if os.geteuid() != 0:
-        return "not root: the docker tests build the base image with debootstrap and start containers as root"
-    return None
 
 
 @pytest.fixture(scope="session")
