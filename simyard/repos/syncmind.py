@@ -48,7 +48,7 @@ from simyard.repos.history import functions_in, splice
 from simyard.repos.instances import Instance, belief_of
 from simyard.repos.testrun import LOG_CHARS, TestRun, default_python, error_log, run_pytest
 from simyard.repos.workspaces import Upstream, Workspace, WorkspaceRoot, Workspaces, pin_source
-from simyard.sandboxes.base import CommandResult, Limits, Sandbox, inside
+from simyard.sandboxes.base import CommandResult, Limits, Sandbox, SandboxLost, inside
 from simyard.sandboxes.factory import SANDBOXES
 
 __all__ = ["MODES", "SyncMindConfig", "SyncMindEnv", "UPSTREAMS"]
@@ -226,6 +226,21 @@ class SyncMindEnv(Env):
         self.sandbox: Sandbox | None = None
         self.task: Task | None = None
         self.config: SyncMindConfig | None = None
+
+    @classmethod
+    def prepare_run(cls, resources: Resources, options: dict[str, Any]) -> None:
+        """Once per run: simyard's base image for `sandbox=docker` (built when missing, so workers never race to
+        build it). A daemon that does not answer is left to the episodes, whose `SandboxLost` is an infra_error."""
+        if options.get("sandbox") != "docker" or options.get("image"):
+            return
+        from simyard.sandboxes.docker import docker_client
+        from simyard.sandboxes.images import ensure_base_image
+
+        try:
+            client = docker_client(options.get("docker_url"))
+        except SandboxLost:
+            return
+        ensure_base_image(client)
 
     @classmethod
     def sample_task(cls, seed: int) -> Task:

@@ -146,3 +146,14 @@ def test_resume_runs_only_the_missing_episodes(oracle_run, tmp_path):
     rows = open_run(copy).results()
     assert len(rows) == 34 and all(row.success for row in rows)
     assert index.read_text().startswith(kept)
+
+
+def test_a_dead_docker_daemon_in_a_bench_run_is_an_infra_error_not_a_failure(cache, tmp_path):
+    pytest.importorskip("docker")
+    dead = {"sandbox": "docker", "docker_url": f"unix://{tmp_path}/no-daemon.sock"}
+    summary = run_bench("syncmind-mini", "oracle", out=tmp_path / "run", limit=1, world_options=dead,
+                        suite_options={"cache_dir": cache})
+    (row,) = summary.results
+    assert summary.status == "failed" and row.status == "infra_error" and row.attempts == 3
+    assert "sandbox=bwrap" in (row.error or "") or "dockerd" in (row.error or "")
+    assert summarize(summary.results)[0].infra_failed == 1
