@@ -272,7 +272,10 @@ def bind(host: str, port: int) -> socket.socket:
     """A socket bound to (host, port) (port 0: a free one), not yet listening: binding before the model loads makes
     a port in use fail at once rather than after minutes of loading, and no client connects until serving starts."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio turns Nagle's algorithm off only for sockets whose proto is IPPROTO_TCP, and with
+    # it on every keep-alive reply waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -129,3 +129,18 @@ def test_a_client_that_leaves_mid_stream_does_not_stop_the_server(client) -> Non
     stream.close()
     reply = client.chat.completions.create(model=NAME, messages=HELLO, max_tokens=3, temperature=0)
     assert reply.choices[0].finish_reason == "length"
+
+
+def test_the_listening_socket_turns_nagle_off() -> None:
+    """Replies on a kept-alive connection waited ~40 ms for the client's delayed ACK when asyncio left Nagle's
+    algorithm on (it turns it off only for sockets whose proto is TCP)."""
+    import socket
+
+    from simyard.serve.app import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        sock.close()
