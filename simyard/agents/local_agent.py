@@ -28,7 +28,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
 from typing import Any
 
 from simyard.agents.backends.engine import Request, SamplingOptions
@@ -44,7 +43,6 @@ log = logging.getLogger(__name__)
 
 CHOICE_MODES = ("generate", "scored")
 #: Whether this simyard's Decision carries step info (the runner merges it into the info of the plan's first step).
-_DECISION_INFO = "info" in {f.name for f in fields(Decision)}
 
 
 class LocalBackend:
@@ -309,8 +307,8 @@ class LocalAgent(OpenAIAgent):
             log.info("task %s: the prompt was cut to the context: %d oldest history steps dropped",
                      self._task.id if self._task else "?", shown - keep)
         self.last_info = info
-        if info and _DECISION_INFO:
-            decision.info = {**getattr(decision, "info", {}), **info}  # type: ignore[attr-defined]
+        if info:
+            decision.info = {**decision.info, **info}  # shown in the step's info under "agent"
         return decision
 
     def _say_once(self, key: str, message: str) -> None:

@@ -190,6 +190,10 @@ class Decision:
     actions: list[Action] = field(default_factory=list)
     calls: list[ModelCall] = field(default_factory=list)
     error: str | None = None
+    #: Notes on how the agent reached this decision that a reader of the step should see (a prompt cut to fit the
+    #: model's context, frames dropped for a text-only model). JSON-able; the runner puts them in the info of the
+    #: turn's first step, under the key `agent`.
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 class Env(abc.ABC):

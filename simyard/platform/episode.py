@@ -262,6 +262,7 @@ def _episode_loop(
                 result.cut_replies += 1
                 cut = True
         calls = decision.calls
+        notes = dict(decision.info)  # the agent's notes go on the turn's first step, like its model calls
 
         if decision.error is not None or not decision.actions:
             # A reply without a usable action costs one invalid step; the world is not touched.
@@ -272,6 +273,8 @@ def _episode_loop(
                                     "progress": result.progress}
             if cut:
                 info["reply_cut"] = True
+            if notes:
+                info["agent"] = notes
             step = StepResult(shown, 0.0, False, False, info)
             observation = shown
             result.steps += 1
@@ -298,6 +301,8 @@ def _episode_loop(
             info = step.info
             if cut:
                 info = {**info, "reply_cut": True}
+            if notes:
+                info = {**info, "agent": notes}
             valid = info.get("valid", True)
             result.steps += 1
             result.reward += step.reward
@@ -312,7 +317,7 @@ def _episode_loop(
             observation = world_observation = step.observation
             recorder.step(StepRecord(result.steps, jsonable_action(action), step.reward, step.terminated,
                                      step.truncated, info, observation, calls, act_latency_s))
-            calls, act_latency_s, cut = [], 0.0, False  # the model call belongs to the first action of its plan
+            calls, act_latency_s, cut, notes = [], 0.0, False, {}  # the model call belongs to the plan's first action
             reply = yield _Call(agent.observe, (action, step), deadline)
             if isinstance(reply, BaseException):
                 return agent_failed(reply, "observe a step")
@@ -346,6 +351,8 @@ def _malformed_decision(decision: Decision) -> str | None:
         return "a Decision whose calls are not a list of ModelCall"
     if decision.error is not None and not isinstance(decision.error, str):
         return f"a Decision whose error is a {type(decision.error).__name__}, not a string"
+    if not isinstance(decision.info, dict):
+        return f"a Decision whose info is a {type(decision.info).__name__}, not a dict"
     return None
 
 
