@@ -241,7 +241,7 @@ def test_a_dead_docker_daemon_is_an_infra_error_with_the_hint(suite, tmp_path):
 
 @pytest.mark.docker
 def test_one_docker_episode_with_the_oracle_and_a_lost_container(suite):
-    from tests.sandboxes.conftest import docker_skip_reason
+    from tests.needs import docker_skip_reason
 
     if docker_skip_reason():
         pytest.skip(docker_skip_reason())
