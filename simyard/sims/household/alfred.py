@@ -525,6 +525,8 @@ class HouseholdEnv(Env):
 
         assert self._engine is not None and self._engine.found is not None
         house, found = self._engine.house, self._engine.found
+        if house.enclosed(found):
+            return  # inside a closed receptacle no spot shows it; do not spend a dozen renders proving that
         self._scene.sync(house)
         if found not in self._scene.visible(house):
             house.agent.pose = pose_facing(house, found, scene=self._scene)
