@@ -494,6 +494,17 @@ def _segment_table(scene: Any) -> np.ndarray:
     return table
 
 
+#: What a world's `render` option accepts.
+RENDER_OPTIONS = ("auto", "egl", "osmesa", "none")
+
+
+def check_render_option(render: str) -> str:
+    """`render` if a world may be given it; else one clear error listing the choices (checked at construction)."""
+    if render not in RENDER_OPTIONS:
+        raise RenderError(f"render={render!r} is not a renderer", hint=f"use {', '.join(RENDER_OPTIONS)}")
+    return render
+
+
 def renderer_for(
     resources: Resources | None, backend: str = "auto", width_px: int = 500, height_px: int = 500
 ) -> Renderer | None:

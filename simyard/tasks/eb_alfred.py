@@ -34,6 +34,7 @@ from simyard.sims.household.alfred import Engine
 from simyard.sims.household.planner import plan
 from simyard.sims.household.state import House, Thing
 from simyard.sims.household.taskconfig import HouseholdConfig
+from simyard.tasks._options import fresh_seed_family
 
 SUBSETS = ("base", "common_sense", "complex_instruction", "spatial", "visual_appearance", "long_horizon")
 TASK_TYPES = (
@@ -206,9 +207,7 @@ def eb_alfred_suite(fresh_seed: int | None = None, data: str | None = None) -> l
         from simyard.sims.household.alfred_data import eb_alfred_data_suite
 
         return eb_alfred_data_suite(str(data))
-    if fresh_seed is not None and (isinstance(fresh_seed, bool) or not isinstance(fresh_seed, int) or fresh_seed < 0):
-        raise SimyardError(f"fresh_seed={fresh_seed!r} is not a whole number of 0 or more", hint="e.g. fresh_seed=1")
-    return list(_suite(-1 if fresh_seed is None else int(fresh_seed)))
+    return list(_suite(fresh_seed_family(fresh_seed)))
 
 
 @cache

@@ -30,6 +30,7 @@ import numpy as np
 from simyard.platform.api import Task
 from simyard.platform.errors import SimyardError
 from simyard.sims.manipulation import shapes
+from simyard.tasks._options import fresh_seed_family
 
 SUBSETS = ("base", "common_sense", "complex", "spatial", "visual")
 VARIATIONS = {
@@ -72,9 +73,7 @@ def eb_manipulation_suite(fresh_seed: int | None = None) -> list[Task]:
     Args:
         fresh_seed: Draw a new, statistically identical suite from this seed instead of the published one.
     """
-    if fresh_seed is not None and (isinstance(fresh_seed, bool) or not isinstance(fresh_seed, int) or fresh_seed < 0):
-        raise SimyardError(f"fresh_seed={fresh_seed!r} is not a whole number of 0 or more", hint="e.g. fresh_seed=1")
-    return list(_suite(-1 if fresh_seed is None else int(fresh_seed)))
+    return list(_suite(fresh_seed_family(fresh_seed)))
 
 
 @cache

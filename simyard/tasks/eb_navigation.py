@@ -34,6 +34,7 @@ from simyard.sims.navigation import kitchens, planner, starts
 from simyard.sims.navigation.space import FreeSpace
 from simyard.sims.navigation.taskconfig import NavigationConfig
 from simyard.sims.navigation.world import FOV_DEG
+from simyard.tasks._options import fresh_seed_family
 
 SUBSETS = ("base", "common_sense", "complex_instruction", "visual_appearance", "long_horizon")
 PER_SUBSET = 60
@@ -95,9 +96,7 @@ def eb_navigation_suite(fresh_seed: int | None = None, data: str | None = None) 
         from simyard.sims.navigation.eb_data import load_eb_navigation
 
         return load_eb_navigation(str(data))
-    if fresh_seed is not None and (isinstance(fresh_seed, bool) or not isinstance(fresh_seed, int) or fresh_seed < 0):
-        raise SimyardError(f"fresh_seed={fresh_seed!r} is not a whole number of 0 or more", hint="e.g. fresh_seed=1")
-    return list(_suite(-1 if fresh_seed is None else int(fresh_seed)))
+    return list(_suite(fresh_seed_family(fresh_seed)))
 
 
 @cache

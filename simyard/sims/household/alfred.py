@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 
 from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResult, Task
-from simyard.platform.errors import SimyardError
 from simyard.sims.household import goals, homes, prompts, vocab
 from simyard.sims.household.state import House, Thing
 from simyard.sims.household.taskconfig import HouseholdConfig
+from simyard.sims.mjrender import check_render_option
 from simyard.sims.puzzles._common import Choices, read_config
 
 SUCCESS = "Last action executed successfully."
@@ -432,8 +432,7 @@ class HouseholdEnv(Env):
         boxes: bool = False,
         resources: Any = None,
     ) -> None:
-        if render not in ("auto", "osmesa", "egl", "none"):
-            raise SimyardError(f"render={render!r} is not a renderer", hint="use auto, osmesa, egl or none")
+        check_render_option(render)
         self.resolution = int(resolution)
         self.render_mode = render
         if render == "none":

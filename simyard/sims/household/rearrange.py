@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResult, Task
-from simyard.platform.errors import SimyardError
 from simyard.sims.household import goals as goal_checker
 from simyard.sims.household import habitat_home as home
 from simyard.sims.household.rearrange_skills import (
@@ -40,6 +39,7 @@ from simyard.sims.household.rearrange_skills import (
 )
 from simyard.sims.household.state import House
 from simyard.sims.household.taskconfig import HouseholdConfig
+from simyard.sims.mjrender import check_render_option
 from simyard.sims.puzzles._common import Choices, OracleGaveUp, read_config
 
 HELP = (
@@ -51,7 +51,6 @@ HELP = (
 )
 _CHOICES = Choices(SKILL_NAMES, help=HELP)
 #: Values of the `render` option: a GL backend of `simyard.sims.mjrender`, or none for text only.
-RENDERERS = ("auto", "egl", "osmesa", "none")
 
 
 class RearrangeEnv(Env):
@@ -78,8 +77,7 @@ class RearrangeEnv(Env):
         boxes: bool = False,
         resources: Any = None,
     ) -> None:
-        if render not in RENDERERS:
-            raise SimyardError(f"render={render!r} is not a renderer", hint=f"use {', '.join(RENDERERS)}")
+        check_render_option(render)
         self.resolution = int(resolution)
         self.render_mode = render
         if render == "none":

@@ -31,9 +31,9 @@ from simyard.platform.errors import SimyardError
 from simyard.sims.manipulation import discrete, goals, oracle, panda, picture, prompts, scene, shapes
 from simyard.sims.manipulation.control import Arm, PhysicsDiverged
 from simyard.sims.manipulation.taskconfig import ManipulationConfig
+from simyard.sims.mjrender import check_render_option
 from simyard.sims.puzzles._common import read_config
 
-RENDERERS = ("auto", "egl", "osmesa", "none")
 SPEC = ActionSpec(
     kind="vector",
     size=discrete.ACTION_SIZE,
@@ -62,8 +62,7 @@ class ManipulationEnv(Env):
     config_model = ManipulationConfig
 
     def __init__(self, resolution: int = 500, render: str = "auto", boxes: bool = True, resources: Any = None) -> None:
-        if render not in RENDERERS:
-            raise SimyardError(f"render={render!r} is not a renderer", hint=f"use {', '.join(RENDERERS)}")
+        check_render_option(render)
         if int(resolution) < 16:
             raise SimyardError(f"resolution={resolution!r} is too small", hint="use a side of 16 px or more, e.g. 500")
         self.resolution = int(resolution)

@@ -36,13 +36,13 @@ from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResul
 from simyard.platform.errors import SimyardError
 from simyard.sims.household.scene import EYE_HEIGHT_M, placements
 from simyard.sims.household.state import House
+from simyard.sims.mjrender import check_render_option
 from simyard.sims.navigation import actions, kitchens, planner, prompts
 from simyard.sims.navigation.space import FreeSpace
 from simyard.sims.navigation.taskconfig import NavigationConfig
 from simyard.sims.puzzles._common import Choices, read_config
 
 #: Values of the `render` option: a GL backend of `simyard.sims.mjrender`, or none for text only.
-RENDERERS = ("auto", "egl", "osmesa", "none")
 FOV_DEG = 100.0
 _CHOICES = Choices(actions.NAMES, help=prompts.HELP, role=prompts.ROLE, guidelines=prompts.GUIDELINES)
 
@@ -81,8 +81,7 @@ class NavigationEnv(Env):
         boxes: bool = False,
         resources: Any = None,
     ) -> None:
-        if render not in RENDERERS:
-            raise SimyardError(f"render={render!r} is not a renderer", hint="use auto, osmesa, egl or none")
+        check_render_option(render)
         if not 8 <= int(resolution) <= 4096:
             raise SimyardError(f"resolution={resolution!r} is out of range", hint="a side of 8 to 4096 pixels")
         if not 1.0 <= float(fov) <= 170.0:
