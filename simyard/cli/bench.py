@@ -209,16 +209,20 @@ class _BenchProgressBar:
         self.task_id: Any = None
 
     def __enter__(self) -> _BenchProgressBar:
-        self.progress.start()
+        # Started at the first event, not here: until then this process has one thread, so the run's first workers
+        # can be forked (ready in milliseconds) rather than spawned (see PoolExecutor.start).
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def stop(self) -> None:
-        self.progress.stop()
+        if self.progress.live.is_started:
+            self.progress.stop()
 
     def update(self, event: BenchProgress) -> None:
+        if not self.progress.live.is_started:
+            self.progress.start()
         success = f"{event.successes}/{event.done}" + (f" ({event.successes / event.done:.0%})" if event.done else "")
         rate = f"{event.added / event.elapsed_s:.1f} ep/s" if event.added and event.elapsed_s > 0 else "- ep/s"
         description = "stopping: finishing episodes in flight (Ctrl-C again to kill)" if event.stopping else "bench"

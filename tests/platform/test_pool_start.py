@@ -61,3 +61,26 @@ def test_a_bench_run_that_fails_to_set_up_leaves_no_worker_processes(tmp_path):
         run_bench("no-such-suite", "oracle", workers=2, out=tmp_path / "run")
     assert _alive_children() == []
     assert not (tmp_path / "run").exists()
+
+
+_START_METHODS = """
+import sys, threading
+from simyard.platform.executor import start_pool
+if sys.argv[1] == "thread":
+    threading.Thread(target=threading.Event().wait, daemon=True).start()  # a progress bar's refresh thread, say
+pool = start_pool(2)
+print(sorted({type(worker.process._popen).__module__.rsplit(".", 1)[-1] for worker in pool.workers}))
+pool.close()
+"""
+
+
+@pytest.mark.parametrize(("threads", "method"), [("none", "popen_fork"), ("thread", "popen_spawn_posix")])
+def test_first_workers_are_forked_only_from_a_single_threaded_process(threads, method):
+    # A fork is ready in milliseconds where a spawned interpreter spends ~0.27 s importing simyard; but forking a
+    # process with other threads could copy a lock held mid-operation, so then the workers are spawned.
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", _START_METHODS, threads], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.strip() == f"['{method}']", result.stderr
