@@ -388,7 +388,8 @@ class DockerSandbox(Sandbox):
                 code = info.get("ExitCode")
                 # the container was stopping as the command started (the previous command killed its keepalive):
                 # runc reports that as exit 126; start the container again and run the command once more
-                stopped = any(m in out.head for m in (b"OCI runtime exec failed", b"cannot exec in a stopped state"))
+                # ("cannot exec in a stopped state", or "... deleted state" when runc catches it later)
+                stopped = any(m in out.head for m in (b"OCI runtime exec failed", b"cannot exec in a "))
                 if attempt == 0 and code == 126 and stopped and self._revive():
                     continue
                 break
