@@ -498,11 +498,15 @@ def _segment_table(scene: Any) -> np.ndarray:
 RENDER_OPTIONS = ("auto", "egl", "osmesa", "none")
 
 
-def check_render_option(render: str) -> str:
-    """`render` if a world may be given it; else one clear error listing the choices (checked at construction)."""
+def picture_options(render: str, resolution: Any) -> tuple[str, int]:
+    """A world's `render` and `resolution` options, checked once for every MuJoCo world (at construction): one
+    clear error listing what is accepted, never a failure at the first frame."""
     if render not in RENDER_OPTIONS:
         raise RenderError(f"render={render!r} is not a renderer", hint=f"use {', '.join(RENDER_OPTIONS)}")
-    return render
+    text = str(resolution).strip()
+    if isinstance(resolution, bool) or not text.isdigit() or not 8 <= int(text) <= 4096:
+        raise RenderError(f"resolution={resolution!r} is out of range", hint="a side of 8 to 4096 pixels, e.g. 500")
+    return render, int(text)
 
 
 def renderer_for(

@@ -210,3 +210,14 @@ def test_renders_from_another_thread(renderer):
     worker.start()
     worker.join()
     assert there[0].tobytes() == here.tobytes()
+
+
+@pytest.mark.parametrize("world", ["household", "rearrange", "navigation", "manipulation"])
+@pytest.mark.parametrize(
+    "options", [{"render": "vulkan"}, {"resolution": 4}, {"resolution": 12.5}, {"resolution": True}]
+)
+def test_every_mujoco_world_refuses_bad_picture_options_the_same_way(world, options):
+    from simyard.platform import registry
+
+    with pytest.raises(mjrender.RenderError, match="is not a renderer|is out of range"):
+        registry.make(world, **{"render": "none", **options})

@@ -37,7 +37,7 @@ from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResul
 from simyard.sims.household import goals, homes, prompts, vocab
 from simyard.sims.household.state import House, Thing
 from simyard.sims.household.taskconfig import HouseholdConfig
-from simyard.sims.mjrender import check_render_option
+from simyard.sims.mjrender import picture_options
 from simyard.sims.puzzles._common import Choices, read_config
 
 SUCCESS = "Last action executed successfully."
@@ -432,9 +432,7 @@ class HouseholdEnv(Env):
         boxes: bool = False,
         resources: Any = None,
     ) -> None:
-        check_render_option(render)
-        self.resolution = int(resolution)
-        self.render_mode = render
+        self.render_mode, self.resolution = picture_options(render, resolution)
         if render == "none":
             self.views = ()  # text-only: nothing is declared that no observation shows
         self.top_view = bool(top_view)

@@ -39,7 +39,7 @@ from simyard.sims.household.rearrange_skills import (
 )
 from simyard.sims.household.state import House
 from simyard.sims.household.taskconfig import HouseholdConfig
-from simyard.sims.mjrender import check_render_option
+from simyard.sims.mjrender import picture_options
 from simyard.sims.puzzles._common import Choices, OracleGaveUp, read_config
 
 HELP = (
@@ -77,9 +77,7 @@ class RearrangeEnv(Env):
         boxes: bool = False,
         resources: Any = None,
     ) -> None:
-        check_render_option(render)
-        self.resolution = int(resolution)
-        self.render_mode = render
+        self.render_mode, self.resolution = picture_options(render, resolution)
         if render == "none":
             self.views = ()  # text-only: nothing is declared that no observation shows
         self.top_view = bool(top_view)

@@ -27,11 +27,10 @@ from typing import Any
 import numpy as np
 
 from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResult, Task
-from simyard.platform.errors import SimyardError
 from simyard.sims.manipulation import discrete, goals, oracle, panda, picture, prompts, scene, shapes
 from simyard.sims.manipulation.control import Arm, PhysicsDiverged
 from simyard.sims.manipulation.taskconfig import ManipulationConfig
-from simyard.sims.mjrender import check_render_option
+from simyard.sims.mjrender import picture_options
 from simyard.sims.puzzles._common import read_config
 
 SPEC = ActionSpec(
@@ -62,11 +61,7 @@ class ManipulationEnv(Env):
     config_model = ManipulationConfig
 
     def __init__(self, resolution: int = 500, render: str = "auto", boxes: bool = True, resources: Any = None) -> None:
-        check_render_option(render)
-        if int(resolution) < 16:
-            raise SimyardError(f"resolution={resolution!r} is too small", hint="use a side of 16 px or more, e.g. 500")
-        self.resolution = int(resolution)
-        self.render_mode = render
+        self.render_mode, self.resolution = picture_options(render, resolution)
         if render == "none":
             self.views = ()  # text only: nothing is declared that no observation shows
         self.boxes = bool(boxes)

@@ -36,7 +36,7 @@ from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResul
 from simyard.platform.errors import SimyardError
 from simyard.sims.household.scene import EYE_HEIGHT_M, placements
 from simyard.sims.household.state import House
-from simyard.sims.mjrender import check_render_option
+from simyard.sims.mjrender import picture_options
 from simyard.sims.navigation import actions, kitchens, planner, prompts
 from simyard.sims.navigation.space import FreeSpace
 from simyard.sims.navigation.taskconfig import NavigationConfig
@@ -81,14 +81,10 @@ class NavigationEnv(Env):
         boxes: bool = False,
         resources: Any = None,
     ) -> None:
-        check_render_option(render)
-        if not 8 <= int(resolution) <= 4096:
-            raise SimyardError(f"resolution={resolution!r} is out of range", hint="a side of 8 to 4096 pixels")
+        self.render_mode, self.resolution = picture_options(render, resolution)
         if not 1.0 <= float(fov) <= 170.0:
             raise SimyardError(f"fov={fov!r} is out of range", hint="a field of view of 1 to 170 degrees")
-        self.resolution = int(resolution)
         self.fov = float(fov)
-        self.render_mode = render
         self.views = () if render == "none" else (("rgb", "top") if top_view else ("rgb",))
         self.top_view = bool(top_view)
         self.boxes = bool(boxes)
