@@ -95,13 +95,29 @@ class Sandbox(abc.ABC):
     ) -> CommandResult:
         """Run `command` in the workspace; see the module docstring for what is promised."""
 
-    @abc.abstractmethod
-    def read_file(self, path: str) -> bytes:
-        """A file's bytes; `SandboxError` when it is missing or outside the workspace."""
+    def host_path(self, path: str) -> Path:
+        """Where `path` (relative to the workspace, or absolute under `workdir`, the workspace as commands see it)
+        is on the host; `SandboxError` when it leaves the workspace (`..`, another absolute path, a symlink out).
+        Every implementation binds the workspace from the host, so files are read and written there."""
+        if path == self.workdir or path.startswith(self.workdir + "/"):
+            path = path[len(self.workdir) :].lstrip("/") or "."
+        return inside(self.workspace, path)
 
-    @abc.abstractmethod
+    def read_file(self, path: str) -> bytes:
+        """A file's bytes; `SandboxError` when it is missing, unreadable or outside the workspace."""
+        try:
+            return self.host_path(path).read_bytes()
+        except OSError as exc:
+            raise SandboxError(f"cannot read {path!r}: {exc.strerror}", hint="check the path") from exc
+
     def write_file(self, path: str, data: bytes | str) -> None:
-        """Create or replace a file (parents made); `SandboxError` outside the workspace."""
+        """Create or replace a file (parents made); `SandboxError` outside the workspace or when unwritable."""
+        target = self.host_path(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data.encode() if isinstance(data, str) else data)
+        except OSError as exc:
+            raise SandboxError(f"cannot write {path!r}: {exc.strerror}", hint="check the path") from exc
 
     def close(self) -> None:
         """Release what the sandbox holds (a container, a pool slot). Safe to call twice."""

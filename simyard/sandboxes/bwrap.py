@@ -43,7 +43,7 @@ from pathlib import Path
 from simyard.platform.errors import SandboxError
 from simyard.sandboxes import _cgroups
 from simyard.sandboxes._capture import drive
-from simyard.sandboxes.base import CommandResult, Limits, Sandbox, inside
+from simyard.sandboxes.base import CommandResult, Limits, Sandbox
 
 __all__ = ["BwrapSandbox", "WORKDIR", "bwrap_available"]
 
@@ -316,36 +316,6 @@ class BwrapSandbox(Sandbox):
             timed_out=timed_out,
             truncated=out.truncated or err.truncated,
         )
-
-    def _host_path(self, path: str) -> Path:
-        if path == WORKDIR or path.startswith(WORKDIR + "/"):
-            path = path[len(WORKDIR) :].lstrip("/") or "."
-        return inside(self.workspace, path)
-
-    def read_file(self, path: str) -> bytes:
-        """A file's bytes, by a path relative to the workspace or absolute under `/workspace`.
-
-        Raises:
-            SandboxError: the path leaves the workspace (`..`, another absolute path, a symlink out) or is not a file.
-        """
-        target = self._host_path(path)
-        try:
-            return target.read_bytes()
-        except OSError as exc:
-            raise SandboxError(f"cannot read {path!r}: {exc.strerror}", hint="check the path") from exc
-
-    def write_file(self, path: str, data: bytes | str) -> None:
-        """Create or replace a file (parents made), by a path relative to the workspace or under `/workspace`.
-
-        Raises:
-            SandboxError: the path leaves the workspace or cannot be written.
-        """
-        target = self._host_path(path)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data.encode() if isinstance(data, str) else data)
-        except OSError as exc:
-            raise SandboxError(f"cannot write {path!r}: {exc.strerror}", hint="check the path") from exc
 
     def close(self) -> None:
         """Nothing runs between commands, so closing only refuses later calls. Safe to call twice."""

@@ -48,7 +48,7 @@ from typing import Any
 from simyard.platform.errors import SandboxError, require
 from simyard.platform.resources import Resources
 from simyard.sandboxes._capture import DRAIN_GRACE_S, Capped
-from simyard.sandboxes.base import CommandResult, Limits, Sandbox, SandboxLost, inside
+from simyard.sandboxes.base import CommandResult, Limits, Sandbox, SandboxLost
 
 __all__ = [
     "BASE_IMAGE",
@@ -451,37 +451,6 @@ class DockerSandbox(Sandbox):
         finally:
             sock.close()
         return timed_out
-
-    # --- files -------------------------------------------------------------------------------------------------------
-
-    def _host_path(self, path: str) -> Path:
-        if path == self.workdir or path.startswith(self.workdir + "/"):
-            path = path[len(self.workdir) :].lstrip("/") or "."
-        return inside(self.workspace, path)
-
-    def read_file(self, path: str) -> bytes:
-        """A file's bytes, by a path relative to the workspace or absolute under `/workspace`.
-
-        Raises:
-            SandboxError: the path leaves the workspace or is not a readable file.
-        """
-        try:
-            return self._host_path(path).read_bytes()
-        except OSError as exc:
-            raise SandboxError(f"cannot read {path!r}: {exc.strerror}", hint="check the path") from exc
-
-    def write_file(self, path: str, data: bytes | str) -> None:
-        """Create or replace a file (parents made), by a path relative to the workspace or under `/workspace`.
-
-        Raises:
-            SandboxError: the path leaves the workspace or cannot be written.
-        """
-        target = self._host_path(path)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data.encode() if isinstance(data, str) else data)
-        except OSError as exc:
-            raise SandboxError(f"cannot write {path!r}: {exc.strerror}", hint="check the path") from exc
 
     # --- lifetime ----------------------------------------------------------------------------------------------------
 

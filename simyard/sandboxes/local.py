@@ -20,7 +20,7 @@ from pathlib import Path
 
 from simyard.platform.errors import SandboxError
 from simyard.sandboxes._capture import drive
-from simyard.sandboxes.base import CommandResult, Limits, Sandbox, inside
+from simyard.sandboxes.base import CommandResult, Limits, Sandbox
 
 __all__ = ["LocalSandbox"]
 
@@ -112,19 +112,3 @@ class LocalSandbox(Sandbox):
             timed_out=timed_out,
             truncated=out.truncated or err.truncated,
         )
-
-    def read_file(self, path: str) -> bytes:
-        """A file's bytes (relative to the workspace); `SandboxError` outside it or when unreadable."""
-        try:
-            return inside(self.workspace, path).read_bytes()
-        except OSError as exc:
-            raise SandboxError(f"cannot read {path!r}: {exc.strerror}", hint="check the path") from exc
-
-    def write_file(self, path: str, data: bytes | str) -> None:
-        """Create or replace a file (parents made); `SandboxError` outside the workspace."""
-        target = inside(self.workspace, path)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data.encode() if isinstance(data, str) else data)
-        except OSError as exc:
-            raise SandboxError(f"cannot write {path!r}: {exc.strerror}", hint="check the path") from exc
