@@ -17,9 +17,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 #   docker.io                 container-backed worlds
 #   debootstrap               builds simyard's base Docker image from an apt mirror (no registry; see below)
 #   python3-pytest            pytest for the host's python3, which the bwrap sandbox runs (repository worlds' tests)
-#   chromium chromium-driver  browser worlds, driven headless
+#   chromium chromium-driver  browser worlds and the viewer's tests, driven headless
+#   iproute2                  `ip`, to bring up loopback in the network namespace the Ray cluster tests run in
 #   python3-venv              only when python3 is Debian's and lacks venv/ensurepip (Debian ships them apart)
-packages=(libosmesa6 bubblewrap docker.io debootstrap python3-pytest chromium chromium-driver)
+packages=(libosmesa6 bubblewrap docker.io debootstrap python3-pytest chromium chromium-driver iproute2)
 if ! command -v python3 >/dev/null 2>&1; then
     packages+=(python3 python3-venv)
 elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
