@@ -1,0 +1,47 @@
+"""Where an export may write: never over a run's recorded files, always aside first and then moved into place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from simyard.platform.export import ExportError
+from simyard.platform.rundir import INDEX_FILE, LOCK_FILE, RUN_FILE, TASKS_FILE
+from simyard.platform.trajectory import EPISODES_DIR
+
+_RECORDED = (RUN_FILE, TASKS_FILE, INDEX_FILE, LOCK_FILE, EPISODES_DIR)
+_WRITABLE_HINT = "pick an --out in a folder you can write to, outside the run's recorded files"
+
+
+def refuse_recorded_path(run_path: Path, out: Path) -> None:
+    """Refuse an `out` that is, holds or lies inside one of the run's recorded files (run.json, episodes/, ...)."""
+    run_path, target = run_path.resolve(), out.resolve()
+    for name in _RECORDED:
+        recorded = run_path / name
+        if target == recorded or recorded.is_relative_to(target) or target.is_relative_to(recorded):
+            raise ExportError(f"{out} would overwrite {recorded}, which the run recorded", hint=_WRITABLE_HINT)
+
+
+def reason(exc: OSError) -> str:
+    """An OSError as a few words (`Permission denied`, `Not a directory`)."""
+    if exc.strerror:
+        return exc.strerror
+    lines = str(exc).strip().splitlines()  # pyarrow's IO errors carry no strerror, only a message
+    return lines[0] if lines else type(exc).__name__
+
+
+def write_aside(out: Path, write: Callable[[Path], None]) -> None:
+    """Run `write(scratch)` on a scratch file beside `out`, then move it over `out`: a failed export leaves no
+    half-written file, and an `out` that cannot be written becomes one ExportError line."""
+    if out.is_dir():
+        raise ExportError(f"{out} is a directory", hint="give --out a file name, e.g. results.parquet")
+    scratch = out.with_name(f".{out.name}.partial")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write(scratch)
+        os.replace(scratch, out)
+    except OSError as exc:
+        if scratch.parent.is_dir():
+            scratch.unlink(missing_ok=True)
+        raise ExportError(f"cannot write {out}: {reason(exc)}", hint=_WRITABLE_HINT) from None
