@@ -260,6 +260,18 @@ class Env(abc.ABC):
         """A task of this world generated from `seed`, for `simyard episode run WORLD --seed N`."""
         raise NotImplementedError(f"world {cls.name!r} has no task generator; pick a task from a suite")
 
+    @classmethod
+    def rescore(cls, task: Task, seed: int | None, steps: Sequence[Mapping[str, Any]]) -> tuple[bool, float] | None:
+        """(success, progress) of a recorded episode, recomputed by this version of the world's code.
+
+        For `simyard bench rescore`, which fixes a run's scores after a metric changed without running the agent
+        again. `steps` are the episode's recorded `step` lines (`action`, `info`, `observation`, ...). A world whose
+        success is a function of what was recorded overrides this (the RAGEN puzzles replay the recorded actions:
+        `simyard.platform.rescore.replay_score`); the default, None, says the world cannot be rescored, and the
+        rescore names it rather than skipping it silently.
+        """
+        return None
+
     def __enter__(self) -> Env:
         return self
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -423,6 +424,14 @@ class HouseholdEnv(Env):
     name = "household"
     views = ("rgb", "top")
     config_model = HouseholdConfig
+
+    @classmethod
+    def rescore(cls, task: Task, seed: int | None, steps: Sequence[Mapping[str, Any]]) -> tuple[bool, float]:
+        """`simyard bench rescore`: the world is deterministic given task and seed, so the recorded actions are
+        replayed on a fresh world with the current rules, without pictures (they never change the state)."""
+        from simyard.platform.rescore import replay_score
+
+        return replay_score(cls(render="none"), task, seed, steps)
 
     def __init__(
         self,

@@ -21,6 +21,7 @@ World options: `resolution` (side of the square egocentric view, px; EmbodiedBen
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,14 @@ class RearrangeEnv(Env):
     name = "rearrange"
     views = ("rgb", "top")
     config_model = HouseholdConfig
+
+    @classmethod
+    def rescore(cls, task: Task, seed: int | None, steps: Sequence[Mapping[str, Any]]) -> tuple[bool, float]:
+        """`simyard bench rescore`: the world is deterministic given task and seed, so the recorded actions are
+        replayed on a fresh world with the current rules, without pictures (they never change the state)."""
+        from simyard.platform.rescore import replay_score
+
+        return replay_score(cls(render="none"), task, seed, steps)
 
     def __init__(
         self,

@@ -106,3 +106,12 @@ def grid_picture(codes: Sequence[int], width: int, palette: np.ndarray, tile_px:
 def world_rng(*parts: int) -> np.random.Generator:
     """The world's own generator, seeded from several integers (task instance seed, episode seed)."""
     return np.random.default_rng([int(part) % (1 << 64) for part in parts])
+
+
+def rescore_by_replay(cls: type, task: Task, seed: int | None, steps: Sequence[Mapping]) -> tuple[bool, float]:
+    """`Env.rescore` for the puzzles: they record no final state but are deterministic given the task and seed, so
+    replaying the recorded actions on a fresh world scores the episode with the current rules
+    (`simyard bench rescore`). Each puzzle class sets `rescore = classmethod(rescore_by_replay)`."""
+    from simyard.platform.rescore import replay_score
+
+    return replay_score(cls(), task, seed, steps)

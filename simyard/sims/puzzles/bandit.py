@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResult, Task
-from simyard.sims.puzzles._common import Choices, instruction, read_config, world_rng
+from simyard.sims.puzzles._common import Choices, instruction, read_config, rescore_by_replay, world_rng
 
 #: RAGEN's (low-risk, high-risk) arm names.
 ARM_PAIRS = {
@@ -111,6 +111,7 @@ class BanditEnv(Env):
 
     name = "bandit"
     config_model = BanditConfig
+    rescore = classmethod(rescore_by_replay)
 
     def __init__(self) -> None:
         self._choices: Choices | None = None

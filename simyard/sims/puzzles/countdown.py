@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResult, Task
-from simyard.sims.puzzles._common import OracleGaveUp, instruction, read_config, world_rng
+from simyard.sims.puzzles._common import OracleGaveUp, instruction, read_config, rescore_by_replay, world_rng
 
 RULES = (
     "You are solving the Countdown puzzle. Use the numbers in the list to write an arithmetic expression that "
@@ -336,6 +336,7 @@ class CountdownEnv(Env):
 
     name = "countdown"
     config_model = CountdownConfig
+    rescore = classmethod(rescore_by_replay)
 
     def __init__(self) -> None:
         self._nums: list[int] = []

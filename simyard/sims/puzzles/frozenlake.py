@@ -28,7 +28,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResult, Task
 from simyard.platform.errors import TaskFileError
-from simyard.sims.puzzles._common import Choices, grid_picture, grid_text, instruction, read_config, world_rng
+from simyard.sims.puzzles._common import (
+    Choices,
+    grid_picture,
+    grid_text,
+    instruction,
+    read_config,
+    rescore_by_replay,
+    world_rng,
+)
 
 ACTIONS = ("Left", "Down", "Right", "Up")
 #: RAGEN's grid vocabulary.
@@ -105,6 +113,7 @@ class FrozenLakeEnv(Env):
     name = "frozenlake"
     views = ("rgb",)
     config_model = FrozenLakeConfig
+    rescore = classmethod(rescore_by_replay)
 
     def __init__(self, tile_px: int = 16) -> None:
         self.tile_px = int(tile_px)

@@ -21,7 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from simyard.platform.api import Action, ActionSpec, Env, Observation, StepResult, Task
 from simyard.platform.errors import TaskFileError
-from simyard.sims.puzzles._common import Choices, grid_picture, grid_text, instruction, read_config, world_rng
+from simyard.sims.puzzles._common import (
+    Choices,
+    grid_picture,
+    grid_text,
+    instruction,
+    read_config,
+    rescore_by_replay,
+    world_rng,
+)
 from simyard.sims.puzzles.sokoban_rooms import GenerationError, Room, generate_room
 from simyard.sims.puzzles.sokoban_solver import Solver
 
@@ -158,6 +166,7 @@ class SokobanEnv(Env):
     name = "sokoban"
     views = ("rgb",)
     config_model = SokobanConfig
+    rescore = classmethod(rescore_by_replay)
 
     def __init__(self, tile_px: int = 16) -> None:
         self.tile_px = int(tile_px)
