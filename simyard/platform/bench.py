@@ -19,11 +19,12 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from simyard.platform import registry, rundir
+from simyard.platform.adaptive import AdaptiveSettings, DecisionLog, parse_count, plan_counts
 from simyard.platform.api import Task
 from simyard.platform.episode import EpisodeResult, Limits
 from simyard.platform.errors import SimyardError
@@ -102,8 +103,9 @@ def run_bench(
     agent: str | None = None,
     agent_options: dict[str, Any] | None = None,
     *,
-    workers: int = 1,
-    concurrency: int = 1,
+    workers: int | str = 1,
+    concurrency: int | str = 1,
+    max_concurrency: int | None = None,
     limit: int | None = None,
     seed: int | None = None,
     out: str | Path | None = None,
@@ -125,9 +127,12 @@ def run_bench(
         suite: Suite name or task file; required unless resuming.
         agent: Agent registry name; required unless resuming.
         agent_options: Keyword options for the agent factory.
-        workers: Processes; 1 runs everything in this process (fastest to start, easiest to debug).
+        workers: Processes; 1 runs everything in this process (fastest to start, easiest to debug); `auto`: the
+            machine's cores (fewer when memory is short), within `max_concurrency`.
         concurrency: Episodes in flight per worker, one lane each (world calls and sync agents run on the lane's
-            thread, so a slow world never stalls the others).
+            thread, so a slow world never stalls the others); `auto`: start from the cores and adapt to measured
+            headroom and model-server latency and 429s (`platform.adaptive`), logged in concurrency.jsonl.
+        max_concurrency: The ceiling on episodes in flight over all workers (default 32 with `auto`).
         limit: Only the first `limit` tasks.
         seed: Base seed (default 0); each episode's seed is `episode_seed(seed, task_id)`.
         out: Run directory to create; default `runs/<suite>-<agent>-<timestamp>`.
@@ -152,8 +157,8 @@ def run_bench(
             left to do. KeyboardInterrupt is re-raised after the run is marked `interrupted` (it can be resumed);
             SIGTERM is handled like Ctrl-C.
     """
-    if workers < 1 or concurrency < 1:
-        raise BenchOptionError("workers and concurrency must be at least 1", hint="e.g. --workers 2 --concurrency 8")
+    workers, concurrency = parse_count(workers, "--workers"), parse_count(concurrency, "--concurrency")
+    workers, concurrency, adaptive, plan_records = plan_counts(workers, concurrency, max_concurrency)
     if limit is not None and limit < 1:
         raise BenchOptionError(f"--limit must be at least 1, not {limit}", hint="leave it out to run every task")
     if reply_cap is not None and reply_cap < 0:
@@ -168,7 +173,8 @@ def run_bench(
     started = start_pool(workers)
     try:
         return _prepare_and_execute(suite, agent, agent_options, workers, concurrency, limit, seed, out, resume,
-                                    limits, imports, recorded_options, watchdog_grace_s, progress, started)
+                                    limits, imports, recorded_options, watchdog_grace_s, progress, started,
+                                    (adaptive, plan_records))
     finally:
         if started is not None:
             started.close()
@@ -178,7 +184,8 @@ def _prepare_and_execute(suite: str | None, agent: str | None, agent_options: di
                          concurrency: int, limit: int | None, seed: int | None, out: str | Path | None,
                          resume: str | Path | None, limits: Limits | None, imports: Sequence[str],
                          recorded_options: dict[str, Any], watchdog_grace_s: float,
-                         progress: ProgressCallback | None, started: Executor | None) -> BenchSummary:
+                         progress: ProgressCallback | None, started: Executor | None,
+                         adaptive: tuple[AdaptiveSettings | None, list[dict[str, Any]]] = (None, [])) -> BenchSummary:
     if resume is not None:
         if out is not None:
             raise BenchOptionError("--out cannot be combined with --resume: a resumed run stays where it is",
@@ -197,7 +204,7 @@ def _prepare_and_execute(suite: str | None, agent: str | None, agent_options: di
     lock = run.lock()  # one writer per run directory: a second resume of the same run is refused, not interleaved
     try:
         return _execute(run, config, tasks, resume is not None, workers, concurrency, progress, watchdog_grace_s,
-                        started)
+                        started, adaptive)
     except SimyardError:
         lock.close()
         if resume is None and not run.results():
@@ -210,7 +217,8 @@ def _prepare_and_execute(suite: str | None, agent: str | None, agent_options: di
 
 
 def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, workers: int, concurrency: int,
-             progress: ProgressCallback | None, grace_s: float, started: Executor | None = None) -> BenchSummary:
+             progress: ProgressCallback | None, grace_s: float, started: Executor | None = None,
+             adaptive: tuple[AdaptiveSettings | None, list[dict[str, Any]]] = (None, [])) -> BenchSummary:
     pairs = [(task, episode_seed(config.seed, task.id)) for task in tasks]
     recorded = {(result.task_id, result.seed): result for result in run.results()}
     wanted = {(task.id, seed) for task, seed in pairs}
@@ -243,7 +251,7 @@ def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, 
     spec = WorkerSpec(str(run.path.resolve()), config.agent, dict(config.agent_options), config.episode_limits(),
                       tuple(config.imports), frames=config.frames_policy(), concurrency=concurrency,
                       world_options=dict(config.world_options), video=config.video, reply_cap=config.reply_cap,
-                      grace_s=grace_s)
+                      grace_s=grace_s, adaptive=_settle(adaptive, run.path))
     status = "failed"
     tally.report()
     stopper = _Stopper(lambda: tally.report(stopping=True))
@@ -271,6 +279,16 @@ def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, 
 
     ordered = [recorded[(task.id, seed)] for task, seed in pairs if (task.id, seed) in recorded]
     return BenchSummary(run.path, status, len(pairs), tally.added, len(pairs) - len(missing), ordered)
+
+
+def _settle(adaptive: tuple[AdaptiveSettings | None, list[dict[str, Any]]], run_dir: Path) -> AdaptiveSettings | None:
+    """The adaptive settings pointed at the run directory (where disk headroom is measured), with the choices made
+    so far (`auto` worker and lane counts) logged there."""
+    settings, records = adaptive
+    decisions = DecisionLog(run_dir)
+    for record in records:
+        decisions.write(record)
+    return None if settings is None else replace(settings, run_dir=str(run_dir.resolve()))
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from simyard.platform.adaptive import AdaptiveSettings
 from simyard.platform.api import Task
 from simyard.platform.episode import EpisodeResult, Limits
 
@@ -40,6 +41,8 @@ class WorkerSpec:
         reply_cap: Characters of each model reply kept in trajectories (the full length is recorded).
         max_attempts: Tries per episode when the infrastructure fails.
         grace_s: How long a call may run past its deadline before the watchdog restarts its worker.
+        adaptive: With `--concurrency auto`, how each worker grows and shrinks its episodes in flight
+            (`platform.adaptive`); None keeps `concurrency` fixed.
     """
 
     run_dir: str
@@ -54,6 +57,7 @@ class WorkerSpec:
     reply_cap: int = 65536
     max_attempts: int = 3
     grace_s: float = 5.0
+    adaptive: AdaptiveSettings | None = None
 
 
 class Executor(abc.ABC):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from simyard.platform import registry
+from simyard.platform.adaptive import ConcurrencyController, DecisionLog
 from simyard.platform.api import Agent, Env, Task
 from simyard.platform.episode import EndReason, EpisodeResult, Lane, Status, arun_episode_with
 from simyard.platform.errors import SimyardError, describe
@@ -50,6 +51,7 @@ class _LaneState:
     """One episode lane: where its calls run, its agent (agents keep per-episode state) and its worlds by name."""
 
     def __init__(self, index: int, threaded: bool) -> None:
+        self.index = index
         self.lane = Lane(threaded=threaded, name=f"simyard-lane-{index}")
         self.agent: Agent | None = None
         self.worlds: dict[str, Env] = {}
@@ -63,7 +65,8 @@ class EpisodeRunner:
     """
 
     def __init__(self, spec: WorkerSpec, resources: Resources | None = None,
-                 on_wedged: Callable[[str], None] | None = None) -> None:
+                 on_wedged: Callable[[str], None] | None = None,
+                 on_decision: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.spec = spec
         self.run = RunDir(Path(spec.run_dir))
         self.resources = resources or Resources("worker")
@@ -71,14 +74,29 @@ class EpisodeRunner:
         self.lanes: list[_LaneState] = []
         self._retired: list[Lane] = []  # lanes given up on, whose abandoned calls the watchdog still watches
         self._wedged = False
+        self.on_decision = on_decision or (lambda record: None)
+        self.controller: ConcurrencyController | None = None
+        if spec.adaptive is not None:
+            self.controller = ConcurrencyController(spec.adaptive, on_decision=self.on_decision)
+
+    @property
+    def width(self) -> int:
+        """The episodes this process may have in flight now: fixed, or the controller's current limit."""
+        return self.controller.limit if self.controller is not None else self.spec.concurrency
 
     def open(self) -> None:
         """Build one agent per lane; a failure here is a set-up error no episode can escape (a SimyardError)."""
-        threaded = self.spec.concurrency > 1 or self.spec.limits.time_limit_s is not None
-        for index in range(self.spec.concurrency):
-            state = _LaneState(index, threaded)
+        for index in range(self.width):
+            self._lane(index)
+
+    def _lane(self, index: int) -> _LaneState:
+        """Lane `index`, built (with its agent) the first time it is wanted: adaptive runs add lanes as they grow."""
+        while len(self.lanes) <= index:
+            ceiling = self.spec.adaptive.ceiling if self.spec.adaptive is not None else self.spec.concurrency
+            state = _LaneState(len(self.lanes), ceiling > 1 or self.spec.limits.time_limit_s is not None)
             state.agent = self._make_agent()
             self.lanes.append(state)
+        return self.lanes[index]
 
     def _make_agent(self) -> Agent:
         try:
@@ -115,22 +133,53 @@ class EpisodeRunner:
         `next_item` never blocks: it answers an item, None (no more work) or NOT_YET (ask again shortly).
         """
         watchdog = asyncio.create_task(self._watch())
+        exhausted = False
+        busy = 0
 
         async def lane(state: _LaneState) -> None:
-            while not stop():
+            nonlocal exhausted, busy
+            # A lane past the current width stops after its episode; it is started again when the width grows.
+            while not stop() and not exhausted and state.index < self.width:
                 item = next_item()
                 while item is NOT_YET and not stop():
                     await asyncio.sleep(0.005)
                     item = next_item()
+                if item is None:
+                    exhausted = True
                 if item is None or item is NOT_YET:
                     return
                 task, seed = item
                 on_start((task.id, seed))
-                on_result(await self.run_one(state, task, seed))
+                busy += 1
+                if self.controller is not None:
+                    self.controller.note_busy(busy)
+                try:
+                    result = await self.run_one(state, task, seed)
+                finally:
+                    busy -= 1
+                on_result(result)
 
+        running: dict[int, asyncio.Task[None]] = {}
         try:
-            await asyncio.gather(*(lane(state) for state in self.lanes))
+            while True:
+                for index in range(self.width):
+                    if exhausted or stop():
+                        break
+                    if index not in running or running[index].done():
+                        running[index] = asyncio.create_task(lane(self._lane(index)))
+                live = [job for job in running.values() if not job.done()]
+                if not live:
+                    break
+                interval = self.controller.settings.interval_s if self.controller is not None else None
+                done, _ = await asyncio.wait(live, timeout=interval, return_when=asyncio.FIRST_EXCEPTION)
+                for job in done:
+                    if job.exception() is not None:
+                        raise job.exception()  # type: ignore[misc]
+                if self.controller is not None:
+                    self.controller.decide(waiting=not exhausted)
         finally:
+            for job in running.values():
+                job.cancel()
             watchdog.cancel()
 
     async def run_one(self, state: _LaneState, task: Task, seed: int) -> EpisodeResult:
@@ -272,7 +321,7 @@ class InProcessExecutor(Executor):
             return self._pending.popleft() if self._pending and not self._cancelled.is_set() else None
 
     def _serve(self) -> None:
-        runner = EpisodeRunner(self.spec)
+        runner = EpisodeRunner(self.spec, on_decision=DecisionLog(self.spec.run_dir).write)
         try:
             runner.open()
             asyncio.run(runner.run_items(self._next, lambda key: None, lambda row: self._rows.put(("rows", row)),

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simyard.platform import errors as _errors
+from simyard.platform.adaptive import DecisionLog
 from simyard.platform.api import Task
 from simyard.platform.episode import EpisodeResult
 from simyard.platform.errors import SimyardError
@@ -92,7 +93,8 @@ def _worker_main(inbox: Any, outbox: Any, stop: Any) -> None:
         data, seed = buffered.popleft()
         return Task.model_validate(data), seed
 
-    runner = EpisodeRunner(spec, Resources("worker"), on_wedged=wedged)
+    runner = EpisodeRunner(spec, Resources("worker"), on_wedged=wedged,
+                           on_decision=lambda record: _send_quietly(send, "decision", record))
     try:
         import_plugins(spec.imports)
         runner.open()
@@ -292,7 +294,9 @@ class PoolExecutor(Executor):
         if worker.exited or worker.stopped or worker.restarting:
             return
         size = self._chunk_size()
-        backlog = size + max(1, self._configured().concurrency)
+        spec = self._configured()
+        lanes = spec.adaptive.ceiling if spec.adaptive is not None else spec.concurrency
+        backlog = size + max(1, lanes)
         while self.pending and len(worker.assigned) < backlog:
             chunk = [self.pending.popleft() for _ in range(min(size, len(self.pending)))]
             for item in chunk:
@@ -339,6 +343,8 @@ class PoolExecutor(Executor):
                 self.durations.append(result.duration_s)
                 result.attempts += self.attempts.get(key, 0)
                 self._rows.append(result)
+        elif kind == "decision":
+            DecisionLog(self._configured().run_dir).write(message[1])
         elif kind == "restart":
             worker.restarting = True
         elif kind == "fatal":
