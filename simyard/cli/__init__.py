@@ -25,6 +25,7 @@ app = typer.Typer(
 def _add_groups() -> None:
     from simyard.cli.agents import agents_app
     from simyard.cli.bench import bench_app
+    from simyard.cli.doctor import doctor
     from simyard.cli.env import env_app
     from simyard.cli.episode import episode_app
     from simyard.cli.model import model_app
@@ -42,6 +43,7 @@ def _add_groups() -> None:
     app.add_typer(repos_app, name="repos")
     app.add_typer(model_app, name="model")
     app.command("serve")(serve)
+    app.command("doctor")(doctor)
 
 
 _add_groups()
