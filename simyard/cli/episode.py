@@ -6,8 +6,9 @@ Everything a world, a task file, an agent or a model wrote is printed as literal
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.text import Text
@@ -30,6 +31,10 @@ from simyard.platform.api import ModelCall, Observation, Task
 from simyard.platform.episode import EpisodeResult, Limits, StepRecord
 from simyard.platform.errors import RunDirError, SimyardError, UnknownNameError
 
+if TYPE_CHECKING:
+    from simyard.cli.takeover import TakeoverAgent
+    from simyard.platform.fork import ForkPoint
+
 episode_app = typer.Typer(help="Run one episode and watch it, or replay a recorded one.", no_args_is_help=True)
 
 AgentOpt = Annotated[list[str] | None, typer.Option("--agent-opt", help="Agent option key=value (repeatable; "
@@ -38,13 +43,15 @@ AgentOpt = Annotated[list[str] | None, typer.Option("--agent-opt", help="Agent o
 
 @episode_app.command("run", epilog=EXIT_CODES_HELP)
 def episode_run(
-    world: Annotated[str, typer.Argument(help="World name (see `simyard env list`).")],
+    world: Annotated[str | None, typer.Argument(help="World name (see `simyard env list`); with --from, the "
+                                                     "recorded episode's world.", show_default=False)] = None,
     agent: Annotated[str, typer.Option(help="human, random, oracle, openai, or a plugin's agent "
                                             "(see `simyard agents list`).")] = "human",
     task: Annotated[str | None, typer.Option(help="Task id (from --suite, or searched in every suite).")] = None,
     suite: Annotated[str | None, typer.Option(help="Suite name or task file to take the task from.")] = None,
     index: Annotated[int | None, typer.Option(help="Position among the suite's tasks of this world.")] = None,
-    seed: Annotated[int, typer.Option(help="Episode seed (and the task generator's seed without --task/--suite).")] = 0,
+    seed: Annotated[int | None, typer.Option(help="Episode seed (and the task generator's seed without "
+                                                  "--task/--suite).", show_default="0")] = None,
     agent_opt: AgentOpt = None,
     world_opt: WorldOpt = None,
     base_url: BaseUrlOpt = None,
@@ -59,20 +66,46 @@ def episode_run(
                                                      callback=positive("--time-limit", "omit it for no time limit",
                                                                        kind=float))] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory to record into (default runs/episode-...).")] = None,
+    from_episode: Annotated[Path | None, typer.Option("--from", help="Fork this recorded episode directory: replay "
+                                                      "its actions up to --step, checking the world retraces "
+                                                      "them, then let --agent play on.")] = None,
+    step: Annotated[int | None, typer.Option("--step", help="With --from: the recorded steps to replay (0 starts "
+                                             "from the reset).")] = None,
+    takeover: Annotated[bool | None, typer.Option("--takeover/--no-takeover", help="Let a person pause a model "
+                                                  "agent (Ctrl-C once, or Enter) and play or edit its actions.",
+                                                  show_default="on at a terminal")] = None,
+    imports: Annotated[list[str] | None, typer.Option("--import", help="Plugin module or .py file that registers "
+                                                      "worlds/agents (repeatable).")] = None,
 ) -> None:
     """Run one episode, printing each step as it happens, and record it.
 
     As the human agent, type an action by number or name; `:q` or Ctrl-D ends the episode (a normal end, exit 0).
+    Watching a model at a terminal, press Ctrl-C once (or Enter) to take over before its next action: Enter runs
+    its proposal, or edit it or type your own; `:c` hands control back; a second Ctrl-C quits (the episode is kept).
 
     Example: simyard episode run sokoban --seed 3 --agent oracle
 
     Example: simyard episode run sokoban --agent random --world-opt tile_px=32
+
+    Example: simyard episode run --from runs/episode-sokoban-.../episodes/sokoban-seed3__s3 --step 4 --agent human
     """
+    from simyard.platform.plugins import import_plugins
+
+    import_plugins(imports or ())
     options = with_model_flags(parse_options(agent_opt), base_url, model, api_key_env) or {}
-    world_options = options_for_world(parse_options(world_opt, "--world-opt"), world)
     limits = Limits(max_steps=max_steps, max_invalid=max_invalid, time_limit_s=time_limit)
-    result = run_interactive_episode(world, agent, options, task, suite, index, seed, limits, out,
-                                     world_options=world_options)
+    if takeover is None:
+        takeover = agent != "human" and sys.stdin.isatty() and sys.stdout.isatty()
+    if from_episode is not None or step is not None:
+        result = run_fork(from_episode, step, world, agent, options, (task, suite, index, seed), world_opt,
+                          limits, out, takeover)
+    else:
+        if world is None:
+            raise SimyardError("name a world, or fork a recorded episode with --from",
+                               hint="e.g. simyard episode run sokoban --seed 3, or --from EPISODE_DIR --step K")
+        world_options = options_for_world(parse_options(world_opt, "--world-opt"), world)
+        result = run_interactive_episode(world, agent, options, task, suite, index, seed or 0, limits, out,
+                                         world_options=world_options, takeover=takeover)
     raise typer.Exit(0 if result.status == "completed" else 1)
 
 
@@ -206,16 +239,57 @@ def choose_task(world: str, task_id: str | None, suite: str | None, index: int |
 # ------------------------------------------------------------------------------------------------ running
 
 
+def run_fork(from_episode: Path | None, step: int | None, world: str | None, agent_name: str,
+             agent_options: dict[str, Any], choice: tuple[Any, ...], world_opt: list[str] | None, limits: Limits,
+             out: Path | None, takeover: bool) -> EpisodeResult:
+    """Fork a recorded episode at `step` (the `--from` form of `episode run`)."""
+    from simyard.platform.fork import load_fork_point
+    from simyard.platform.plugins import import_plugins
+    from simyard.platform.rundir import RUN_FILE, RunDir
+
+    if from_episode is None or step is None:
+        raise SimyardError("--from and --step go together", hint="e.g. --from runs/.../episodes/EPISODE --step 3")
+    for flag, value in zip(("--task", "--suite", "--index", "--seed"), choice, strict=True):
+        if value is not None:
+            raise SimyardError(f"{flag} cannot be used with --from: the fork plays the recorded episode's task "
+                               f"and seed", hint=f"drop {flag}")
+    episode_dir = _episode_dir(from_episode)
+    run_path = episode_dir.parent.parent
+    if (run_path / RUN_FILE).is_file():
+        import_plugins(RunDir(run_path).manifest.config.imports)  # the parent's plugin worlds and agents
+    point = load_fork_point(episode_dir, step)
+    if world is not None and world != point.task.world:
+        raise SimyardError(f"the episode {episode_dir.name} is of world {point.task.world!r}, not {world!r}",
+                           hint="drop the world name when forking: the episode's own world is used")
+    world_options = {**options_for_world(point.world_options, point.task.world),
+                     **options_for_world(parse_options(world_opt, "--world-opt"), point.task.world)}
+    return run_interactive_episode(point.task.world, agent_name, agent_options, None, None, None, point.seed or 0,
+                                   limits, out, world_options=world_options, takeover=takeover, fork=point)
+
+
 def run_interactive_episode(world: str, agent_name: str, agent_options: dict[str, Any], task_id: str | None,
-                            suite: str | None, index: int | None, seed: int, limits: Limits, out: Path | None,
-                            world_options: dict[str, Any] | None = None) -> EpisodeResult:
-    """Run and record one episode, printing it as it goes (Ctrl-C: exit code 130, the partial episode kept)."""
+                            suite: str | None, index: int | None, seed: int | None, limits: Limits,
+                            out: Path | None, world_options: dict[str, Any] | None = None, takeover: bool = False,
+                            fork: ForkPoint | None = None) -> EpisodeResult:
+    """Run and record one episode, printing it as it goes (Ctrl-C: exit code 130, the partial episode kept).
+
+    With `takeover`, the first Ctrl-C pauses the agent for the person instead (see `cli.takeover`); with `fork`,
+    the episode replays a recorded one up to its step first (see `platform.fork`).
+    """
     from simyard.platform.episode import run_episode_with
     from simyard.platform.rundir import single_episode_writer
 
-    task = choose_task(world, task_id, suite, index, seed)
+    if fork is not None:
+        task, seed = fork.task, fork.seed
+    else:
+        task = choose_task(world, task_id, suite, index, seed or 0)
     registry.world_class(world)  # an unknown world is reported before the agent (maybe a model client) is built
     agent = registry.make_agent(agent_name, **agent_options)
+    taking_over: TakeoverAgent | None = None
+    if takeover and agent_name != "human":
+        from simyard.cli.takeover import takeover_agent
+
+        agent = taking_over = takeover_agent(agent, print_fn=_plain)
     try:
         env = registry.make(world, **(world_options or {}))
     except TypeError as exc:
@@ -225,21 +299,59 @@ def run_interactive_episode(world: str, agent_name: str, agent_options: dict[str
     except BaseException:
         agent.close()
         raise
+    if fork is not None:
+        env, agent = _forked(fork, env, agent, agent_name)
     printer = LivePrinter(show_observations=agent_name != "human")
     where: Path | None = None
     try:
         with single_episode_writer(out, task, agent_name, agent_options, seed,
                                    world_options=world_options) as writer:
             where = writer.episode_dir
-            result = run_episode_with(env, agent, task, seed, limits, _Fanout(printer, writer))
+            if fork is not None:
+                writer.parent = fork.parent()
+            with _sigint_pauses(taking_over):
+                result = run_episode_with(env, agent, task, seed, limits, _Fanout(printer, writer))
             console.print(f"recorded in {writer.episode_dir}", markup=False)
+            if taking_over is not None and taking_over.human_steps:
+                console.print(f"{taking_over.human_steps} steps were yours (marked by: human)", markup=False)
     except KeyboardInterrupt:
         err_console.print(f"\ninterrupted; what was played is recorded in {where}", markup=False)
         raise typer.Exit(130) from None
     finally:
         env.close()
         agent.close()
+    if taking_over is not None and taking_over.interrupted:
+        raise typer.Exit(130)
     return result
+
+
+def _plain(text: str) -> None:
+    console.print(text, markup=False, highlight=False)
+
+
+def _sigint_pauses(agent: TakeoverAgent | None) -> Any:
+    """Ctrl-C pauses a model a person may take over; otherwise it interrupts as usual."""
+    from contextlib import nullcontext
+
+    from simyard.cli.takeover import pausing_on_sigint
+
+    return nullcontext() if agent is None else pausing_on_sigint(agent)
+
+
+def _forked(point: ForkPoint, env: Any, agent: Any, agent_name: str) -> tuple[Any, Any]:
+    """The world checked against the parent's record, and an agent that replays it before `agent` plays."""
+    from simyard.platform.fork import CheckedWorld, fork_agent
+
+    checked = CheckedWorld(env, point)
+
+    def handover() -> None:
+        frames = f", {checked.checked_frames} frames" if checked.checked_frames else ""
+        steps = f"steps 1..{point.step}" if point.step else "the reset"
+        console.print(Text(f"fork: replayed {steps} of {point.episode_dir.name}: the world matched the record "
+                           f"(observations, rewards, done flags{frames}); {agent_name} plays from step "
+                           f"{point.step + 1}", style="cyan"))
+
+    return checked, fork_agent(point, agent, on_handover=handover)
 
 
 # ------------------------------------------------------------------------------------------------- replaying

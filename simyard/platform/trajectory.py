@@ -32,6 +32,13 @@ class EpisodeWriter:
         frames: `all`, `every:N`, `final`, `none`, or `auto` (all when the reset observation has images).
         video: Also write one video per view (`frames/video_rgb.mp4`).
         reply_cap: Characters of each model reply kept.
+
+    Attributes:
+        parent: Set before the episode starts to record, in the `reset` line, the episode and step it was forked
+            from (see `platform.fork`).
+
+    A step whose agent notes say who chose it (`info["agent"]["by"]`: `human` for a person who took over from a
+    model, `replay` for a step replayed from a parent episode) repeats that as the step line's `by`.
     """
 
     def __init__(self, episode_dir: Path, save_frames: bool | None = None, *, frames: str | None = None,
@@ -43,6 +50,7 @@ class EpisodeWriter:
         self.video = video
         self.reply_cap = reply_cap
         self.result: EpisodeResult | None = None
+        self.parent: dict[str, Any] | None = None
         self._handle: Any = None
         self._frames: FrameWriter | None = None
 
@@ -55,6 +63,8 @@ class EpisodeWriter:
             self._frames = FrameWriter(self.episode_dir, policy, video=self.video)
         line = {"type": "reset", "task": task.model_dump(mode="json"), "seed": seed,
                 "observation": self._observation(0, observation)}
+        if self.parent is not None:
+            line["parent"] = self.parent
         self._handle.write(dumps(line) + "\n")
 
     def step(self, record: StepRecord) -> None:
@@ -70,6 +80,9 @@ class EpisodeWriter:
             "calls": [self._call(call) for call in record.calls],
             "act_latency_s": record.act_latency_s,
         }
+        notes = record.info.get("agent")
+        if isinstance(notes, dict) and isinstance(notes.get("by"), str):
+            line["by"] = notes["by"]
         self._handle.write(dumps(line) + "\n")
 
     def finish(self, result: EpisodeResult) -> None:
