@@ -12,6 +12,7 @@ REGISTRY: dict[str, dict[str, str]] = {
         "manipulation": "simyard.sims.manipulation.world:ManipulationEnv",
         "harbor": "simyard.harbor.world:HarborEnv",
         "syncmind": "simyard.repos.syncmind:SyncMindEnv",
+        "remote": "simyard.sims.remote:RemoteEnv",
     },
     "agent": {
         "random": "simyard.agents.baselines:RandomAgent",
@@ -27,5 +28,6 @@ REGISTRY: dict[str, dict[str, str]] = {
         "eb-navigation": "simyard.tasks.eb_navigation:eb_navigation_suite",
         "eb-manipulation": "simyard.tasks.eb_manipulation:eb_manipulation_suite",
         "syncmind-mini": "simyard.tasks.syncmind_mini:syncmind_mini_suite",
+        "remote": "simyard.sims.remote:remote_suite",
     },
 }

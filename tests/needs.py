@@ -11,6 +11,8 @@ import shutil
 
 #: Built-in worlds that cannot run without Docker.
 DOCKER_WORLDS = frozenset({"harbor"})
+#: Built-in worlds that play a world behind a server and so need its URL (tested with a live server).
+SERVER_WORLDS = frozenset({"remote"})
 
 
 def docker_skip_reason() -> str | None:
@@ -24,4 +26,6 @@ def docker_skip_reason() -> str | None:
 
 def world_skip_reason(name: str) -> str | None:
     """Why a built-in world cannot be checked here (None: it must be)."""
+    if name in SERVER_WORLDS:
+        return "plays a world served elsewhere: tests/envserve checks it against a live `simyard env serve`"
     return docker_skip_reason() if name in DOCKER_WORLDS else None

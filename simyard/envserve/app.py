@@ -37,6 +37,7 @@ from simyard.envserve import codec
 from simyard.envserve.sessions import Busy, CallTimeout, Session, SessionClosed, SessionPool
 from simyard.platform.api import ActionSpec
 from simyard.platform.errors import SimyardError
+from simyard.platform.frames import data_url
 
 log = logging.getLogger("simyard.envserve")
 
@@ -138,6 +139,12 @@ class EnvServer:
             "task_id": session.task.id if session and session.task else None,
             "state": codec.plain(snapshot),
         }
+
+    def _render(self, session: Session, view: Any) -> dict[str, Any]:
+        if session.task is None:
+            raise EpisodeStateError("no episode yet: send a reset first")
+        image = session.env.render(str(view or "rgb"))
+        return {"image": data_url(image) if image is not None else None}
 
     def _oracle(self, session: Session) -> dict[str, Any]:
         if session.task is None:
@@ -280,11 +287,14 @@ class EnvServer:
                 return json.dumps({"type": "observation", "data": data})
             if kind == "state":
                 return json.dumps({"type": "state", "data": await session.call(self._state, session)})
+            if kind == "render":
+                view = (message.get("data") or {}).get("view")
+                return json.dumps({"type": "render", "data": await session.call(self._render, session, view)})
             if kind == "oracle":
                 return json.dumps({"type": "oracle", "data": await session.call(self._oracle, session)})
             if kind == "close":
                 return None
-            return _ws_error(f"unknown message type {kind!r}; send reset, step, state, oracle or close",
+            return _ws_error(f"unknown message type {kind!r}; send reset, step, state, oracle, render or close",
                              "UNKNOWN_TYPE")
         except ValidationError as exc:
             return json.dumps({"type": "error", "data": {"message": _first_problem(exc, ["data"]),
