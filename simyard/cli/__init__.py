@@ -23,6 +23,7 @@ app = typer.Typer(
 
 
 def _add_groups() -> None:
+    from simyard.cli import bench_data  # noqa: F401 -- adds `bench export` and `bench rescore` to bench_app
     from simyard.cli.agents import agents_app
     from simyard.cli.bench import bench_app
     from simyard.cli.doctor import doctor
@@ -33,6 +34,7 @@ def _add_groups() -> None:
     from simyard.cli.serve import serve
     from simyard.cli.suites import suites_app
     from simyard.cli.tasks import tasks_app
+    from simyard.cli.view import view
 
     app.add_typer(episode_app, name="episode")
     app.add_typer(env_app, name="env")
@@ -44,6 +46,7 @@ def _add_groups() -> None:
     app.add_typer(model_app, name="model")
     app.command("serve")(serve)
     app.command("doctor")(doctor)
+    app.command("view")(view)
 
 
 _add_groups()

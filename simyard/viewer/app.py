@@ -62,6 +62,9 @@ def build_app(views: Sequence[RunView]) -> Starlette:
     async def index(request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-store"})
 
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204)
+
     async def runs(request: Request) -> Response:
         return _json({"runs": [view.describe() for view in views]})
 
@@ -119,6 +122,7 @@ def build_app(views: Sequence[RunView]) -> Starlette:
 
     routes = [
         Route("/", index),
+        Route("/favicon.ico", no_icon),
         Route("/api/runs", runs),
         Route("/api/runs/{run}", run),
         Route("/api/runs/{run}/episodes", episodes),
