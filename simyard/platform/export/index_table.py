@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from simyard.platform.episode import EpisodeResult
 from simyard.platform.export import ExportReport
@@ -49,15 +49,15 @@ def export_index(run: RunDir, out: Path, fmt: str) -> ExportReport:
     results, skipped = readable_results(run)
     table = results_table(results, agent=run.manifest.config.agent, run=run.path.name)
 
-    def write(scratch: Path) -> None:
+    def write(handle: BinaryIO) -> None:
         if fmt == "parquet":
             import pyarrow.parquet as pq
 
-            pq.write_table(table, scratch)
+            pq.write_table(table, handle)
         else:
             import pyarrow.csv as pacsv
 
-            pacsv.write_csv(table, scratch)
+            pacsv.write_csv(table, handle)
 
     write_aside(out, write)
     return ExportReport(out=out, written=table.num_rows, skipped=skipped)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from simyard.platform.export import ExportError
 from simyard.platform.rundir import INDEX_FILE, LOCK_FILE, RUN_FILE, TASKS_FILE
@@ -31,15 +32,19 @@ def reason(exc: OSError) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def write_aside(out: Path, write: Callable[[Path], None]) -> None:
-    """Run `write(scratch)` on a scratch file beside `out`, then move it over `out`: a failed export leaves no
+def write_aside(out: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Run `write(handle)` on a scratch file beside `out`, then move it over `out`: a failed export leaves no
     half-written file, and an `out` that cannot be written becomes one ExportError line."""
     if out.is_dir():
         raise ExportError(f"{out} is a directory", hint="give --out a file name, e.g. results.parquet")
+    above = next((parent for parent in out.parents if parent.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ExportError(f"cannot write {out}: {above} is a file, not a folder", hint=_WRITABLE_HINT)
     scratch = out.with_name(f".{out.name}.partial")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        write(scratch)
+        with scratch.open("wb") as handle:
+            write(handle)
         os.replace(scratch, out)
     except OSError as exc:
         if scratch.parent.is_dir():
