@@ -6,13 +6,14 @@ handlers) submit prepared prompts from any thread or event loop and get a `concu
 1. **admits** waiting requests while slots are free (`max_batch` sequences; a request of `n` samples takes `n`),
    runs their prompts through the model in one forward pass (text prompts left-padded together; a prompt with
    images on its own, since vision inputs do not pad), and samples each sequence's first token;
-2. **merges** the new rows into the running batch: the KV caches are left-padded to a common length and
-   concatenated along the batch, with an attention mask that hides the padding;
+2. **merges** the new rows into the running batch: their prompts' keys and values are written once into free rows
+   of a preallocated per-slot cache (`kv_slots.SlotCache`), right-aligned with the running rows, the columns to
+   their left masked as left padding is;
 3. **decodes** one token for every running sequence in one forward pass (the last sampled tokens, their own
-   positions, the shared cache);
-4. **retires** every sequence that finished (end of sequence, a stop string, `max_tokens`, the context length) at
-   once: its rows leave the cache, and the columns no remaining row uses are cut from the left, so a long request
-   never holds a short one back and a finished one never costs another pass.
+   positions, the shared cache, which each layer writes in place: nothing is copied per token);
+4. **retires** every sequence that finished (end of sequence, a stop string, `max_tokens`, the context length, or
+   cancelled by its caller) at once: the last running rows move into its slots, so a long request never holds a
+   short one back and a finished one never costs another pass.
 
 Then it loops: requests that arrived during a pass join at the next one. Each sequence keeps its own position ids
 (the count of its real tokens), so left padding changes nothing it computes: greedy decoding gives the same tokens
@@ -40,6 +41,7 @@ from typing import Any
 import torch
 
 from simyard.agents.backends.engine import Generation, SamplingOptions
+from simyard.agents.backends.kv_slots import SlotCache
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ class _Job:
     options: SamplingOptions
     future: concurrent.futures.Future[list[Generation]]
     listener: Listener | None = None
+    processors: Sequence[Callable[[], Any]] = ()
     submitted: float = field(default_factory=time.monotonic)
     first_token_s: float | None = None
     seqs: list[_Seq] = field(default_factory=list)
@@ -93,6 +96,7 @@ class _Seq:
     finish: str | None = None
     stop_at: int | None = None  # where a stop string starts in the decoded text
     matcher: Any = None  # the grammar's state, when the request is constrained
+    chain: Any = None  # the sequence's own logits processors (a LogitsProcessorList), when the request has some
 
 
 @dataclass
@@ -166,8 +170,7 @@ class Batcher:
         self._waiting: list[_Job] = []
         self._calls: list[Callable[[], None]] = []
         self._running: list[_Seq] = []
-        self._cache: Any = None
-        self._mask: torch.Tensor | None = None  # (B, L): 1 where the cached position is a real token
+        self._slots: SlotCache | None = None  # made at the first merge (it needs the layer count)
         self._pending: torch.Tensor | None = None  # (B,): the last sampled token of each row, not yet cached
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
@@ -176,13 +179,21 @@ class Batcher:
     # ------------------------------------------------------------------------------------------- the public side
 
     def submit(
-        self, prepared: Prepared, options: SamplingOptions, listener: Listener | None = None
+        self,
+        prepared: Prepared,
+        options: SamplingOptions,
+        listener: Listener | None = None,
+        processors: Sequence[Callable[[], Any]] = (),
     ) -> concurrent.futures.Future[list[Generation]]:
-        """Queue a prompt for `options.n` samples; the future resolves to one `Generation` per sample, in order."""
+        """Queue a prompt for `options.n` samples; the future resolves to one `Generation` per sample, in order.
+
+        `processors` are logits-processor factories, called once per sample on the batching thread (see
+        `engine.Request.logits_processors`).
+        """
         if self._closed:
             raise RuntimeError("the model was closed")
         future: concurrent.futures.Future[list[Generation]] = concurrent.futures.Future()
-        self._queue.put(_Job(prepared, options, future, listener))
+        self._queue.put(_Job(prepared, options, future, listener, tuple(processors)))
         return future
 
     def call(self, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
@@ -275,7 +286,9 @@ class Batcher:
         for job in jobs.values():
             if not job.future.done():
                 job.future.set_exception(error)
-        self._running, self._waiting, self._cache = [], [], None
+        self._running, self._waiting = [], []
+        if self._slots is not None:
+            self._slots.clear()
         self._prefixes.clear()
 
     # ------------------------------------------------------------------------------------------- prefill
@@ -393,7 +406,10 @@ class Batcher:
         seqs: list[_Seq] = []
         for row, job in enumerate(jobs):
             job.seqs = [
-                _Seq(job, index, _generator(job.options.seed, index), int(next_pos[row]), matcher=_matcher(job))
+                _Seq(
+                    job, index, _generator(job.options.seed, index), int(next_pos[row]), matcher=_matcher(job),
+                    chain=_chain(job),
+                )
                 for index in range(job.options.n)
             ]
             seqs.extend(job.seqs)
@@ -415,68 +431,57 @@ class Batcher:
         self, seqs: list[_Seq], layers: list[tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor,
         pending: torch.Tensor,
     ) -> None:
-        """Add rows to the running batch, left-padding whichever cache is shorter."""
-        from transformers import DynamicCache
-
-        if self._cache is None or not self._running:
-            self._cache = DynamicCache()
-            for number, (keys, values) in enumerate(layers):
-                self._cache.update(keys, values, number)
-            self._mask, self._pending, self._running = mask, pending, list(seqs)
-        else:
-            assert self._mask is not None and self._pending is not None
-            old, new = self._mask.shape[1], mask.shape[1]
-            width = max(old, new)
-            for layer, (keys, values) in zip(self._cache.layers, layers, strict=True):
-                layer.keys = torch.cat([_pad_left(layer.keys, width), _pad_left(keys, width)], dim=0)
-                layer.values = torch.cat([_pad_left(layer.values, width), _pad_left(values, width)], dim=0)
-            self._mask = torch.cat([_pad_left(self._mask, width, dim=1), _pad_left(mask, width, dim=1)], dim=0)
-            self._pending = torch.cat([self._pending, pending])
-            self._running.extend(seqs)
+        """Add rows to the running batch: their prompts' keys and values go into free slots of the cache."""
+        if self._slots is None:
+            self._slots = SlotCache(self.max_batch, len(layers))
+        if not self._running:
+            self._slots.clear()
+            self._pending = None
+        self._slots.add(layers, mask.sum(-1).tolist())
+        self._pending = pending if self._pending is None else torch.cat([self._pending, pending])
+        self._running.extend(seqs)
         self.stats.max_running = max(self.stats.max_running, len(self._running))
 
     # ------------------------------------------------------------------------------------------- decode
 
     def _decode(self) -> None:
-        assert self._mask is not None and self._pending is not None
-        count = len(self._running)
-        mask = torch.cat([self._mask, torch.ones((count, 1), dtype=self._mask.dtype, device=self.device)], dim=1)
+        slots = self._slots
+        assert slots is not None and self._pending is not None
+        slots.reserve(1)
         positions = torch.tensor([seq.next_pos for seq in self._running], device=self.device).unsqueeze(1)
         out = self.model(
             input_ids=self._pending.unsqueeze(1),
-            attention_mask=mask,
+            attention_mask=slots.mask(1),
             position_ids=positions,
             use_cache=True,
-            **{self.cache_kwarg: self._cache},
+            **{self.cache_kwarg: slots},
         )
+        slots.advance(1)
         self.stats.decode_passes += 1
-        self._mask = mask
         for seq in self._running:
             seq.next_pos += 1
         self._sample(self._running, out.logits[:, -1, :])
         self._finish_jobs(self._running)
-        keep = [i for i, seq in enumerate(self._running) if seq.finish is None]
-        if len(keep) == count:
-            self._pending = torch.tensor([seq.ids[-1] for seq in self._running], device=self.device)
-            return
-        self._running = [self._running[i] for i in keep]
-        if not keep:
-            self._cache, self._mask, self._pending = None, None, None
-            return
-        index = torch.tensor(keep, device=self.device)
-        self._mask = self._mask.index_select(0, index)
-        unused = int((self._mask.sum(0) == 0).long().cumprod(0).sum())  # leading columns no row attends to
-        self._mask = self._mask[:, unused:]
-        for layer in self._cache.layers:
-            layer.keys = layer.keys.index_select(0, index)[:, :, unused:]
-            layer.values = layer.values.index_select(0, index)[:, :, unused:]
-        self._pending = torch.tensor([seq.ids[-1] for seq in self._running], device=self.device)
+        self._retire()
+
+    def _retire(self) -> None:
+        """Free the slots of every finished (or cancelled) sequence at once; set the next pass's input tokens."""
+        gone = [i for i, seq in enumerate(self._running) if seq.finish is not None]
+        if gone:
+            assert self._slots is not None
+            order = self._slots.remove(gone)
+            self._running = [self._running[i] for i in order]
+        self._pending = (
+            torch.tensor([seq.ids[-1] for seq in self._running], device=self.device) if self._running else None
+        )
 
     # ------------------------------------------------------------------------------------------- sampling
 
     def _sample(self, seqs: list[_Seq], logits: torch.Tensor) -> None:
         """Sample one token per row for `seqs` and append it (with its log-probability) to each."""
         logits = logits.float()
+        if any(seq.chain is not None for seq in seqs):
+            logits = self._process(seqs, logits)
         constrained = [row for row, seq in enumerate(seqs) if seq.matcher is not None]
         if constrained:
             _mask_grammar(logits, [seqs[row] for row in constrained], constrained)
@@ -539,6 +544,32 @@ class Batcher:
                 except Exception:  # noqa: BLE001 (a listener's bug must not stop the batch)
                     log.exception("a token listener failed")
 
+    def _process(self, seqs: list[_Seq], logits: torch.Tensor) -> torch.Tensor:
+        """Each sequence's own logits processors on its own row (rows without any are left as they are).
+
+        A processor that raises fails its own request (the sequence is retired at once), never the batch.
+        """
+        from simyard.agents.backends.hooks.logits import apply_row_chains
+
+        out = logits
+        for row, seq in enumerate(seqs):
+            if seq.chain is None or seq.finish is not None:
+                continue
+            ids = torch.tensor(seq.job.prepared.ids + seq.ids, device=logits.device)
+            try:
+                processed = apply_row_chains([seq.chain], [ids], logits[row : row + 1])
+            except Exception as exc:  # noqa: BLE001 (a processor's bug is its request's failure)
+                log.warning("a logits processor failed: %r", exc)
+                for sibling in seq.job.seqs:
+                    sibling.finish = sibling.finish or "error"
+                if not seq.job.future.done():
+                    seq.job.future.set_exception(exc)
+                continue
+            if out is logits:
+                out = logits.clone()
+            out[row] = processed[0].float()
+        return out
+
     def _hit_stop(self, seq: _Seq) -> bool:
         text = self.decode(seq.ids)
         hits = [text.find(stop) for stop in seq.job.options.stop if stop]
@@ -582,6 +613,15 @@ def _matcher(job: _Job) -> Any:
     return xgrammar.GrammarMatcher(job.prepared.grammar)
 
 
+def _chain(job: _Job) -> Any:
+    """A fresh chain of the job's logits processors for one of its sequences (None when it has none)."""
+    if not job.processors:
+        return None
+    from transformers import LogitsProcessorList
+
+    return LogitsProcessorList(factory() for factory in job.processors)
+
+
 def _mask_grammar(logits: torch.Tensor, seqs: list[_Seq], rows: list[int]) -> None:
     """Set to -inf, in place, the logits of every token that would take a constrained row off its grammar."""
     import xgrammar
@@ -603,16 +643,6 @@ def _common(one: Sequence[int], other: Sequence[int]) -> int:
             break
         count += 1
     return count
-
-
-def _pad_left(tensor: torch.Tensor, width: int, dim: int = 2) -> torch.Tensor:
-    """`tensor` padded with zeros on the left of `dim` to `width`."""
-    missing = width - tensor.shape[dim]
-    if missing <= 0:
-        return tensor
-    shape = list(tensor.shape)
-    shape[dim] = missing
-    return torch.cat([torch.zeros(shape, dtype=tensor.dtype, device=tensor.device), tensor], dim=dim)
 
 
 def _generator(seed: int | None, index: int) -> torch.Generator:

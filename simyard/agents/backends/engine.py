@@ -12,7 +12,7 @@ Messages use the OpenAI chat shape, including image content parts (`{"type": "im
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,12 +37,24 @@ class SamplingOptions:
     json_schema: str | None = None
 
 
+#: Makes one logits processor (a transformers `LogitsProcessor`, or any `(input_ids, scores) -> scores` callable).
+LogitsProcessorFactory = Callable[[], Callable[[Any, Any], Any]]
+
+
 @dataclass(frozen=True)
 class Request:
-    """One chat to complete: OpenAI-style messages and sampling options."""
+    """One chat to complete: OpenAI-style messages, sampling options and, for methods that post-process the
+    model's next-token logits (CoDa's contrastive decoding, a banned token), logits-processor factories.
+
+    Each factory is called once per sequence (a request of `n` samples gets `n` chains, since processors such as a
+    contrast keep per-sequence state); the chain sees that sequence's ids so far (prompt and sampled, shape
+    (1, length)) and its next-token logits (float32, (1, vocab)), while the batch runs, before temperature, top-p and
+    a JSON grammar. Log-probabilities are those of the processed distribution, the one sampled from.
+    """
 
     messages: Sequence[dict[str, Any]]
     options: SamplingOptions = field(default_factory=SamplingOptions)
+    logits_processors: Sequence[LogitsProcessorFactory] = ()
 
 
 @dataclass(frozen=True)

@@ -390,11 +390,12 @@ class TransformersEngine(Engine):
 
     async def generate(self, request: Request) -> list[Generation]:
         prepared = self._prepare_request(request)
-        return await asyncio.wrap_future(self.batcher.submit(prepared, request.options))
+        future = self.batcher.submit(prepared, request.options, processors=request.logits_processors)
+        return await asyncio.wrap_future(future)
 
     def generate_sync(self, request: Request) -> list[Generation]:
         prepared = self._prepare_request(request)
-        return self.batcher.submit(prepared, request.options).result()
+        return self.batcher.submit(prepared, request.options, processors=request.logits_processors).result()
 
     def _prepare_request(self, request: Request):  # -> Prepared
         self._check_options(request.options)
@@ -446,7 +447,9 @@ class TransformersEngine(Engine):
         def listen(index: int, token: int, logprob: float, top: dict[str, float] | None, finish: str | None) -> None:
             loop.call_soon_threadsafe(events.put_nowait, TokenEvent(index, token, logprob, top, finish))
 
-        future = asyncio.wrap_future(self.batcher.submit(prepared, request.options, listener=listen))
+        processors = request.logits_processors
+        submitted = self.batcher.submit(prepared, request.options, listener=listen, processors=processors)
+        future = asyncio.wrap_future(submitted)
         while True:
             getter = asyncio.ensure_future(events.get())
             done, _ = await asyncio.wait({getter, future}, return_when=asyncio.FIRST_COMPLETED)
