@@ -1,4 +1,4 @@
-"""`simyard env list|info|check`: the worlds simyard knows, one world described, one world checked."""
+"""`simyard env list|info|check|serve`: the worlds simyard knows, one described, one checked, one served."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from simyard.cli.common import (
 )
 from simyard.platform.errors import SimyardError, UnknownNameError
 
-env_app = typer.Typer(help="The worlds: list them, describe one, check one against the contract.", no_args_is_help=True)
+env_app = typer.Typer(help="The worlds: list them, describe one, check one against the contract, serve one.",
+                      no_args_is_help=True)
 
 
 def load_error_text(error: SimyardError) -> Text:
@@ -120,3 +121,61 @@ def env_check(
     failed = [result for result in results if not result.passed]
     console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed", markup=False)
     raise typer.Exit(1 if failed else 0)
+
+
+@env_app.command("serve")
+def env_serve(
+    world: Annotated[str, typer.Argument(help="World to serve (see `simyard env list`; plugins with --import).")],
+    world_opt: WorldOpt = None,
+    host: Annotated[str, typer.Option(help="Address to listen on; 0.0.0.0 opens it to the network (no auth!).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port to listen on (0: a free one, printed at start).")] = 8000,
+    max_sessions: Annotated[int, typer.Option(help="Sessions (one world each) at once; one more is answered busy "
+                                              "(HTTP 503, a WebSocket CAPACITY_REACHED error).", callback=positive(
+        "--max-sessions", "allow at least one session, e.g. --max-sessions 32"))] = 16,
+    idle_timeout: Annotated[float, typer.Option("--idle-timeout", help="Seconds a session may sit unused before "
+                                                "it and its world are closed (0: never).", min=0)] = 300.0,
+    imports: Annotated[list[str] | None, typer.Option("--import", help="Plugin module or .py file that registers "
+                                                      "worlds (repeatable).")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level: warning, info, debug.")] = "warning",
+) -> None:
+    """Serve a world over Meta OpenEnv's HTTP and WebSocket protocol, so any OpenEnv client (openenv-core's
+    EnvClient, TRL, SkyRL, verl, ART) or simyard's `remote` world can play it: POST /reset, POST /step, GET /state,
+    /schema, /health, /metadata, and /ws for persistent sessions, one world each. Images travel as PNG data URLs.
+    Stop it with Ctrl-C.
+
+    Example:
+
+        simyard env serve sokoban --port 8100 --max-sessions 32
+
+        simyard episode run remote --agent oracle --world-opt url=http://127.0.0.1:8100 --seed 3
+
+        simyard env serve navigation --world-opt resolution=128 --idle-timeout 60
+    """
+    from simyard.cli.serve import _run_until_signal
+    from simyard.envserve.app import EnvServer, bind, uvicorn_server
+    from simyard.platform.plugins import import_plugins
+
+    if not 0 <= port <= 65535:
+        raise SimyardError(f"--port {port} is not a port number", hint="use 1-65535, or 0 for a free one")
+    import_plugins(imports or ())
+    options = options_for_world(parse_options(world_opt, "--world-opt"), world)
+    server = EnvServer(world, options, max_sessions=max_sessions, idle_timeout_s=idle_timeout or None)
+    sock = bind(host, port)
+    try:
+        bound_host, bound_port = sock.getsockname()[:2]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        console.print(f"simyard env serve: {world!r} ({server.spec.kind} actions"
+                      f"{', images' if server.views else ''}) at http://{shown}:{bound_port} "
+                      f"(WebSocket ws://{shown}:{bound_port}/ws), up to {max_sessions} sessions", markup=False)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            console.print(f"simyard env serve: listening on {host}: anyone who reaches it can use it (no auth)",
+                          markup=False, style="yellow")
+        import sys
+
+        sys.stdout.flush()
+        _run_until_signal(uvicorn_server(server, log_level=log_level), sock)
+        console.print("simyard env serve: stopped", markup=False)
+    finally:
+        sock.close()

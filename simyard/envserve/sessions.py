@@ -69,7 +69,7 @@ class Session:
                 if timeout_s is None:
                     return await future
                 return await asyncio.wait_for(future, timeout_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise CallTimeout(f"the world took longer than timeout_s={timeout_s:g}; the session was closed "
                                   f"(its world may still be busy)") from None
             finally:
