@@ -196,6 +196,21 @@ class Decision:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """What one episode of a world takes from a cluster node; a cluster executor asks for it per worker.
+
+    Attributes:
+        cpus: CPU cores (fractions allowed: a world that mostly waits on a server can ask for 0.25).
+        gpus: GPUs (a renderer on EGL, a simulator on CUDA); shared by the lanes of one worker.
+        memory_mb: Memory in MiB per episode in flight; 0 asks for nothing in particular.
+    """
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+    memory_mb: int = 0
+
+
 class Env(abc.ABC):
     """A world: reset with a task, stepped with actions.
 
@@ -211,6 +226,8 @@ class Env(abc.ABC):
     #: A pydantic model of `Task.config` for this world, so bad settings in a task file are refused when the file is
     #: read (naming the task and field) rather than when the episode starts. None accepts any config.
     config_model: ClassVar[type[BaseModel] | None] = None
+    #: What one episode needs from a cluster node (`--executor ray` asks for it); one CPU unless a world says more.
+    needs: ClassVar[Needs] = Needs()
 
     @abc.abstractmethod
     def reset(self, task: Task, seed: int | None = None) -> Observation:

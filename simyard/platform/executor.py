@@ -1,8 +1,8 @@
 """Where episodes run, behind one small interface: submit tasks, stream results, cancel, close.
 
-`bench.py` talks only to `Executor`. Two implementations ship: `InProcessExecutor` (lanes in this process; quickest to
-start, and a debugger sees everything) and `PoolExecutor` (spawned worker processes). A Ray executor is a third one
-and touches nothing else. Every implementation keeps the same promises:
+`bench.py` talks only to `Executor`. Three implementations ship: `InProcessExecutor` (lanes in this process; quickest
+to start, and a debugger sees everything), `PoolExecutor` (spawned worker processes) and `RayExecutor` (actors on a
+Ray cluster, `ray_executor.py`), which touches nothing else. Every implementation keeps the same promises:
 
 * each submitted (task, seed) comes out of `results()` exactly once, as a row, unless the run was cancelled first;
 * a row comes out as soon as its episode ended, so a crash of the driver loses only episodes in flight;
@@ -90,14 +90,34 @@ class Executor(abc.ABC):
         self.close()
 
 
-def make_executor(spec: WorkerSpec, workers: int, started: Executor | None = None) -> Executor:
-    """The executor for `workers` processes: in this process for 1, a spawned pool otherwise.
+#: Where episodes can run: `local` (this process or a spawned pool) or `ray` (actors on a Ray cluster).
+EXECUTORS = ("local", "ray")
+
+
+def make_executor(spec: WorkerSpec, workers: int, started: Executor | None = None, kind: str = "local",
+                  address: str | None = None) -> Executor:
+    """The executor for `workers` workers: locally in this process for 1, a spawned pool otherwise; with
+    `kind="ray"`, `workers` actors on the Ray cluster at `address` (a local Ray when None).
 
     `started` is a pool from `start_pool`, spawned before the run was known: it is used when a pool is wanted and
     closed otherwise (a run left with one task runs it in process).
     """
     from simyard.platform.pool import PoolExecutor
 
+    if kind not in EXECUTORS:
+        from simyard.platform.errors import UnknownNameError
+
+        raise UnknownNameError(f"no executor named {kind!r}", hint=f"known executors: {', '.join(EXECUTORS)}")
+    if kind == "ray":
+        if started is not None:
+            started.close()
+        from simyard.platform.ray_executor import RayExecutor
+
+        return RayExecutor(spec, workers, address)
+    if address is not None:
+        from simyard.platform.errors import SimyardError
+
+        raise SimyardError(f"--address {address} is for the ray executor only", hint="add --executor ray")
     if workers > 1 and isinstance(started, PoolExecutor):
         started.configure(spec)
         return started

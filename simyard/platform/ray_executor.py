@@ -1,0 +1,480 @@
+"""Episodes on a Ray cluster: one actor per worker, fed by the driver, which alone writes the run directory.
+
+Each actor is what a pool worker is, on any node of the cluster: it imports the run's plugins, opens its own resource
+scope (so one model and one renderer per actor, shared by its lanes), runs an `EpisodeRunner` with `concurrency`
+lanes on a thread of its own, and answers two calls: `give` (a chunk of tasks) and `take` (a long poll that returns
+the episodes started and the rows finished since the last one). Trajectories are written into a scratch folder on the
+actor's node and shipped back with their row, so the driver writes every file of the run directory and a resume
+works exactly as with the local pool, with or without a shared file system.
+
+An actor asks Ray for what one episode of the run's worlds needs (`Env.needs`: CPUs and GPUs per actor, memory per
+lane). A node that is lost takes only its actors' episodes in flight with it: those that had started are retried
+(with backoff) up to `WorkerSpec.max_attempts` tries and then recorded as `infra_error`; the rest go back in the
+queue, and a replacement actor is asked for.
+
+Ray is imported only when a run uses this executor (`pip install 'simyard[ray]'`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from simyard.platform import registry
+from simyard.platform.api import Needs, Task
+from simyard.platform.episode import EpisodeResult
+from simyard.platform.errors import SimyardError, require
+from simyard.platform.executor import Executor, Key, WorkerSpec
+from simyard.platform.lanes import NOT_YET, EpisodeRunner
+from simyard.platform.plugins import import_plugins
+from simyard.platform.pool import _error_payload, _raise_payload
+from simyard.platform.resources import Resources
+from simyard.platform.rundir import episode_dir_name
+from simyard.platform.trajectory import EPISODES_DIR
+
+Item = tuple[dict[str, Any], int]  # a task as plain data and its episode seed
+
+#: Seconds a Ray address has to answer before the run gives up (said in `--address`'s help).
+CONNECT_TIMEOUT_S = 15.0
+#: Seconds the run waits for at least one actor to be placed when none is working; then it stops with an error.
+PLACEMENT_TIMEOUT_S = 120.0
+
+
+class RayClusterError(SimyardError):
+    """A Ray cluster that cannot be reached, or that has no node able to hold one worker."""
+
+
+def world_needs(worlds: Sequence[str]) -> Needs:
+    """What one actor must ask for to run an episode of any of `worlds`: the largest need of each kind."""
+    needs = [getattr(registry.world_class(name), "needs", None) or Needs() for name in worlds] or [Needs()]
+    return Needs(cpus=max(need.cpus for need in needs), gpus=max(need.gpus for need in needs),
+                 memory_mb=max(need.memory_mb for need in needs))
+
+
+# ------------------------------------------------------------------------------------------------ the actor
+
+
+class EpisodeActor:
+    """A worker on a cluster node: an `EpisodeRunner` on its own thread, fed by `give`, drained by `take`.
+
+    Ray runs this class as a threaded actor (several calls at once), so `take` can wait for news while episodes run.
+    """
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.scratch = Path(tempfile.mkdtemp(prefix="simyard-ray-"))
+        self.spec = replace(spec, run_dir=str(self.scratch))  # trajectories land here, then travel with their rows
+        self.buffered: deque[Item] = deque()
+        self.events: list[tuple[str, Any]] = []
+        self.news = threading.Condition()
+        self.ended = False  # the driver has no more work for this actor
+        self.stopping = False  # cancelled: start nothing more
+        self.finished = False  # the runner returned; nothing more will come
+        self.ready = threading.Event()
+        self.failure: dict[str, Any] | None = None
+        self.thread = threading.Thread(target=self._serve, name="simyard-ray-episodes", daemon=True)
+
+    def start(self) -> dict[str, Any] | None:
+        """Import plugins and build the agents; None when ready, else the set-up error as plain data."""
+        self.thread.start()
+        self.ready.wait()
+        return self.failure
+
+    def give(self, chunk: list[Item] | None) -> None:
+        """More tasks, or None: no more will come, so the runner returns once these are done."""
+        with self.news:
+            if chunk is None:
+                self.ended = True
+            else:
+                self.buffered.extend(chunk)
+
+    def stop(self) -> None:
+        """Start nothing more; episodes in flight finish and their rows still come out of `take`."""
+        with self.news:
+            self.stopping = True
+            self.news.notify_all()
+
+    def take(self, wait_s: float) -> tuple[list[tuple[str, Any]], bool]:
+        """Events since the last call (("start", key), ("result", (row, files))), waiting up to `wait_s` for one;
+        and whether the runner has finished."""
+        with self.news:
+            if not self.events and not self.finished:
+                self.news.wait(wait_s)
+            events, self.events = self.events, []
+            return events, self.finished
+
+    def _next_item(self) -> Any:
+        with self.news:
+            if self.stopping:
+                return None
+            if not self.buffered:
+                return None if self.ended else NOT_YET
+            data, seed = self.buffered.popleft()
+        return Task.model_validate(data), seed
+
+    def _emit(self, kind: str, payload: Any) -> None:
+        with self.news:
+            self.events.append((kind, payload))
+            self.news.notify_all()
+
+    def _on_result(self, result: EpisodeResult) -> None:
+        folder = self.scratch / EPISODES_DIR / episode_dir_name(result.task_id, result.seed)
+        files = {path.relative_to(self.scratch).as_posix(): path.read_bytes()
+                 for path in sorted(folder.rglob("*")) if path.is_file()}
+        shutil.rmtree(folder, ignore_errors=True)  # a long run must not fill the node's disk
+        self._emit("result", (result.to_dict(), files))
+
+    def _serve(self) -> None:
+        runner = EpisodeRunner(self.spec, Resources("worker"), on_wedged=_exit_wedged)
+        try:
+            import_plugins(self.spec.imports)
+            runner.open()
+            self.ready.set()
+            asyncio.run(runner.run_items(self._next_item, lambda key: self._emit("start", key), self._on_result,
+                                         lambda: self.stopping))
+        except BaseException as exc:
+            if not self.ready.is_set():
+                self.failure = _error_payload(exc)
+            else:
+                self._emit("fatal", _error_payload(exc))
+        finally:
+            self.ready.set()
+            runner.close()
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            with self.news:
+                self.finished = True
+                self.news.notify_all()
+
+
+def _exit_wedged(why: str) -> None:
+    # A thread stuck in a call cannot be killed; the actor's process can. The driver retries what it had in flight.
+    import os
+
+    os._exit(75)
+
+
+# ------------------------------------------------------------------------------------------------ the driver
+
+
+@dataclass
+class _Actor:
+    handle: Any
+    ready_ref: Any
+    take_ref: Any = None
+    assigned: dict[Key, Item] = field(default_factory=dict)  # given to it, no row yet
+    started: set[Key] = field(default_factory=set)  # it said it began them, no row yet
+    ready: bool = False
+    ended: bool = False  # told that no more work will come
+    gone: bool = False  # finished, or lost and accounted for
+    born: float = field(default_factory=time.monotonic)
+
+
+class RayExecutor(Executor):
+    """`workers` actors on a Ray cluster (`address`, or a Ray started in this process when None).
+
+    The driver hands each actor its own chunks (so it always knows who holds what), keeps a short backlog per actor,
+    and writes each row's trajectory files into the run directory before the row goes to the index.
+    """
+
+    max_startup_deaths = 3
+    wait_s = 0.2
+
+    def __init__(self, spec: WorkerSpec, workers: int, address: str | None = None,
+                 connect_timeout_s: float = CONNECT_TIMEOUT_S, placement_timeout_s: float = PLACEMENT_TIMEOUT_S) -> None:
+        self.spec = spec
+        self.size = max(1, workers)
+        self.address = address
+        self.connect_timeout_s = connect_timeout_s
+        self.placement_timeout_s = placement_timeout_s
+        self.run_dir = Path(spec.run_dir)
+        self.pending: deque[Item] = deque()
+        self.delayed: list[tuple[float, Item]] = []
+        self.tasks: dict[Key, Task] = {}
+        self.attempts: dict[Key, int] = {}
+        self.outstanding: set[Key] = set()
+        self.actors: list[_Actor] = []
+        self.startup_deaths = 0
+        self.cancelled = False
+        self._ray: Any = None
+        self._owns_ray = False
+        self._actor_class: Any = None
+        self._rows: list[EpisodeResult] = []
+        self._closed = False
+
+    def submit(self, items: Sequence[tuple[Task, int]]) -> None:
+        for task, seed in items:
+            self.pending.append((task.model_dump(mode="json"), seed))
+            self.tasks[(task.id, seed)] = task
+            self.outstanding.add((task.id, seed))
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self.pending.clear()
+        self.delayed.clear()
+        for actor in self._live():
+            actor.handle.stop.remote()
+
+    def results(self) -> Iterator[list[EpisodeResult]]:
+        self._connect()
+        self._define_actor()
+        for _ in range(min(self.size, max(1, len(self.outstanding)))):
+            self._spawn()
+        while self._step():
+            if self._rows:
+                rows, self._rows = self._rows, []
+                yield rows
+        if self._rows:
+            rows, self._rows = self._rows, []
+            yield rows
+
+    # -------------------------------------------------------------------------------------- connecting
+
+    def _connect(self) -> None:
+        """Join the cluster at `address` (or start a local Ray), refusing within the timeout when nobody answers."""
+        ray = require("ray", "ray")
+        self._ray = ray
+        if ray.is_initialized():
+            return
+        if self.address not in (None, "", "auto", "local"):
+            _probe(self.address, self.connect_timeout_s)
+        done = threading.Event()
+        failure: list[BaseException] = []
+
+        def init() -> None:
+            try:
+                ray.init(address=self.address or None, logging_level="ERROR", log_to_driver=True,
+                         include_dashboard=False)
+            except BaseException as exc:
+                failure.append(exc)
+            finally:
+                done.set()
+
+        # Ray's own connect retries for minutes; a daemon thread lets the run give up at the stated timeout.
+        threading.Thread(target=init, name="simyard-ray-connect", daemon=True).start()
+        if not done.wait(self.connect_timeout_s + (30.0 if self.address in (None, "", "local") else 0.0)):
+            raise RayClusterError(f"the Ray cluster at {self.address} did not answer within "
+                                  f"{self.connect_timeout_s:g} s", hint=_ADDRESS_HINT)
+        if failure:
+            where = f"at {self.address}" if self.address else "(a local Ray)"
+            raise RayClusterError(f"could not join the Ray cluster {where}: {str(failure[0]).splitlines()[0]}",
+                                  hint=_ADDRESS_HINT) from None
+        self._owns_ray = True
+
+    def _define_actor(self) -> None:
+        ray = self._ray
+        needs = world_needs(sorted({task.world for task in self.tasks.values()}))
+        self._check_fits(needs)
+        memory = needs.memory_mb * self.spec.concurrency * 1024 * 1024
+        self._actor_class = ray.remote(EpisodeActor).options(
+            num_cpus=needs.cpus, num_gpus=needs.gpus, memory=memory or None,
+            max_concurrency=4, max_restarts=0, max_task_retries=0)
+        self.needs = needs
+
+    def _check_fits(self, needs: Needs) -> None:
+        """Refuse at once a cluster where no node could place even one actor (Ray would wait for ever)."""
+        wanted = {"CPU": needs.cpus, "GPU": needs.gpus, "memory": needs.memory_mb * self.spec.concurrency * 2**20}
+        nodes = [node.get("Resources", {}) for node in self._ray.nodes() if node.get("Alive")]
+        if any(all(node.get(kind, 0.0) >= amount for kind, amount in wanted.items() if amount) for node in nodes):
+            return
+        largest = max(nodes, key=lambda node: node.get("CPU", 0.0), default={})
+        raise RayClusterError(
+            f"no node of the Ray cluster can hold one worker: each needs {needs.cpus:g} CPU, {needs.gpus:g} GPU and "
+            f"{needs.memory_mb * self.spec.concurrency} MiB; the largest node has {largest.get('CPU', 0.0):g} CPU and "
+            f"{largest.get('GPU', 0.0):g} GPU",
+            hint="add a node with more resources, or lower --concurrency")
+
+    # -------------------------------------------------------------------------------------- the loop
+
+    def _live(self) -> list[_Actor]:
+        return [actor for actor in self.actors if not actor.gone]
+
+    def _spawn(self) -> None:
+        handle = self._actor_class.remote(self.spec)
+        self.actors.append(_Actor(handle, handle.start.remote()))
+
+    def _step(self) -> bool:
+        """One round: dispatch, wait for news, account for lost actors. False when every actor is done."""
+        now = time.monotonic()
+        if self.delayed and not self.cancelled:
+            due = [item for when, item in self.delayed if when <= now]
+            self.delayed = [(when, item) for when, item in self.delayed if when > now]
+            self.pending.extendleft(reversed(due))
+        live = self._live()
+        for actor in live:
+            self._dispatch(actor)
+        waiting = {actor.take_ref if actor.ready else actor.ready_ref: actor for actor in live}
+        if waiting:
+            done, _ = self._ray.wait(list(waiting), num_returns=1, timeout=self.wait_s)
+            for ref in done:
+                self._hear(waiting[ref], ref)
+        live = self._live()
+        if self.cancelled or not self.outstanding:
+            for actor in live:
+                self._end(actor)
+            return bool(live)
+        if not live:
+            if self.pending or self.delayed:
+                self._spawn()
+                return True
+            return False
+        self._check_placement(live, now)
+        return True
+
+    def _dispatch(self, actor: _Actor) -> None:
+        if not actor.ready or actor.ended or self.cancelled:
+            return
+        backlog = self.spec.concurrency + 1
+        chunk: list[Item] = []
+        while self.pending and len(actor.assigned) + len(chunk) < backlog:
+            chunk.append(self.pending.popleft())
+        if chunk:
+            for item in chunk:
+                actor.assigned[(item[0]["id"], item[1])] = item
+            actor.handle.give.remote(chunk)
+
+    def _end(self, actor: _Actor) -> None:
+        """No more work for this actor: a working one finishes what it holds; one not yet placed is dropped."""
+        if not actor.ready:
+            actor.gone = True  # it holds nothing; it may wait for a node that never comes
+            self._ray.kill(actor.handle, no_restart=True)
+        elif not actor.ended:
+            actor.ended = True
+            actor.handle.give.remote(None)
+
+    def _hear(self, actor: _Actor, ref: Any) -> None:
+        """Handle an actor's answer: ready (or not), or a batch of events; a lost actor is accounted for."""
+        ray = self._ray
+        try:
+            answer = ray.get(ref)
+        except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError) as exc:
+            self._lost(actor, exc)
+            return
+        if not actor.ready:
+            if answer is not None:
+                _raise_payload(answer)
+            actor.ready = True
+        else:
+            events, finished = answer
+            for kind, payload in events:
+                if kind == "start":
+                    actor.started.add(tuple(payload))
+                elif kind == "result":
+                    self._result(actor, *payload)
+                elif kind == "fatal":
+                    _raise_payload(payload)
+            if finished:
+                actor.gone = True
+                self._requeue(actor)
+                ray.kill(actor.handle, no_restart=True)
+                return
+        actor.take_ref = actor.handle.take.remote(self.wait_s * 5)
+
+    def _result(self, actor: _Actor, row: dict[str, Any], files: dict[str, bytes]) -> None:
+        result = EpisodeResult.from_dict(row)
+        key: Key = (result.task_id, result.seed)  # type: ignore[assignment]
+        actor.assigned.pop(key, None)
+        actor.started.discard(key)
+        if key not in self.outstanding:
+            return
+        self.outstanding.discard(key)
+        self._write_files(key, files)
+        result.attempts += self.attempts.get(key, 0)
+        self._rows.append(result)
+
+    def _write_files(self, key: Key, files: dict[str, bytes]) -> None:
+        """The episode's trajectory into the run directory, replacing what an earlier attempt left there."""
+        folder = self.run_dir / EPISODES_DIR / episode_dir_name(*key)
+        shutil.rmtree(folder, ignore_errors=True)
+        for name, data in files.items():
+            path = self.run_dir / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
+    def _lost(self, actor: _Actor, exc: BaseException) -> None:
+        """An actor (or its node) died: retry what it had started, re-queue the rest, ask for a replacement."""
+        actor.gone = True
+        try:
+            self._ray.kill(actor.handle, no_restart=True)  # unreachable is not always dead: make sure it stops
+        except Exception:
+            pass
+        if not actor.ready:
+            self.startup_deaths += 1
+            if self.startup_deaths > self.max_startup_deaths:
+                raise RayClusterError(f"Ray workers keep dying while starting: {str(exc).splitlines()[0]}",
+                                      hint="run with --executor local to see the error in this process")
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        for key in sorted(actor.started):
+            item = actor.assigned.pop(key, None)
+            if item is None:
+                continue
+            tries = self.attempts[key] = self.attempts.get(key, 0) + 1
+            if tries < self.spec.max_attempts:
+                self.delayed.append((time.monotonic() + min(8.0, 0.5 * 2 ** (tries - 1)), item))
+                continue
+            task = self.tasks[key]
+            self.outstanding.discard(key)
+            self._rows.append(EpisodeResult(
+                task.id, task.world, task.subset, key[1], status="infra_error", reason="infra_error", attempts=tries,
+                error=f"Ray worker lost during this episode, {tries} times: {why}"))
+        actor.started.clear()
+        self._requeue(actor)
+        if self.outstanding and not self.cancelled:
+            self._spawn()
+
+    def _requeue(self, actor: _Actor) -> None:
+        if not self.cancelled:
+            self.pending.extendleft(reversed(list(actor.assigned.values())))
+        actor.assigned.clear()
+
+    def _check_placement(self, live: list[_Actor], now: float) -> None:
+        """Stop with an error when no actor works and none has been placed for `placement_timeout_s`."""
+        if any(actor.ready for actor in live):
+            return
+        if now - max(actor.born for actor in live) > self.placement_timeout_s:
+            raise RayClusterError(
+                f"no Ray worker could be placed in {self.placement_timeout_s:g} s (each needs {self.needs.cpus:g} "
+                f"CPU, {self.needs.gpus:g} GPU); the cluster may have lost its nodes",
+                hint="check `ray status`, then resume the run with --resume")
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._ray is None:
+            return
+        for actor in self.actors:
+            try:
+                self._ray.kill(actor.handle, no_restart=True)
+            except Exception:
+                pass  # already gone with its node
+        if self._owns_ray:
+            self._ray.shutdown()
+
+
+_ADDRESS_HINT = ("check that `ray start --head` runs there and that --address is its HOST:PORT (the GCS port, 6379 "
+                 "by default), or leave --address out to start a local Ray")
+
+
+def _probe(address: str, timeout_s: float) -> None:
+    """A TCP connect to the cluster's GCS port: a fast, clear refusal where Ray itself would retry for minutes."""
+    host, _, port = address.rpartition(":")
+    host = host.removeprefix("ray://") if host else address
+    if not port.isdigit():
+        raise RayClusterError(f"--address {address!r} is not HOST:PORT", hint=_ADDRESS_HINT)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except TimeoutError:
+        raise RayClusterError(f"the Ray cluster at {address} did not answer within {timeout_s:g} s",
+                              hint=_ADDRESS_HINT) from None
+    except OSError as exc:
+        raise RayClusterError(f"the Ray cluster at {address} did not answer: {exc.strerror or exc}",
+                              hint=_ADDRESS_HINT) from None
