@@ -5,8 +5,10 @@
 
 * the model server: any HTTP 429 halves the episodes in flight (the server said it is full); replies slower than
   `latency_factor` times the fastest interval seen take a quarter off (more requests would only queue there);
-* the machine: CPU busy past `cpu_high`, memory, disk (where the run directory is) or GPU memory with less than
-  `min_free` left take a quarter off; CPU past `cpu_busy` stops growth;
+* the machine: memory, disk (where the run directory is) or GPU memory with less than `min_free` left take a
+  quarter off; so does CPU busy past `cpu_high` while this process itself uses more than half a core (on a shared
+  machine, CPU that others use is not ours to free, and a process waiting on a model server adds none); CPU past
+  `cpu_busy` stops growth, under the same condition;
 * otherwise, when every lane was busy and work is waiting, it grows: doubling until the first back-off (as TCP's slow
   start), then one at a time;
 
@@ -94,7 +96,7 @@ class AdaptiveSettings:
 
     ceiling: int
     start: int
-    interval_s: float = 1.0
+    interval_s: float = 0.5
     latency_factor: float = 2.0
     cpu_high: float = 95.0
     cpu_busy: float = 85.0
@@ -182,9 +184,11 @@ def note_throttled() -> None:
 
 @dataclass(frozen=True)
 class Headroom:
-    """What the machine has left: CPU busy %, and the free fraction of memory, disk and GPU memory (None: none)."""
+    """What the machine has left: CPU busy %, this process's own CPU % (of one core), and the free fraction of memory,
+    disk and GPU memory (None: no GPU in use)."""
 
     cpu_percent: float
+    own_cpu_percent: float
     memory_free: float
     disk_free: float
     gpu_free: float | None = None
@@ -200,7 +204,21 @@ def measure_headroom(run_dir: str) -> Headroom:
         disk_free = disk.free / disk.total if disk.total else 1.0
     except OSError:
         disk_free = 1.0
-    return Headroom(psutil.cpu_percent(None), memory.available / memory.total, disk_free, _gpu_free())
+    return Headroom(psutil.cpu_percent(None), _own_process().cpu_percent(None), memory.available / memory.total,
+                    disk_free, _gpu_free())
+
+
+_process: Any = None
+
+
+def _own_process() -> Any:
+    """This process, as psutil sees it (one object, so its CPU % is measured since the previous call)."""
+    global _process
+    import psutil
+
+    if _process is None or _process.pid != os.getpid():
+        _process = psutil.Process()
+    return _process
 
 
 def _available_memory() -> float:
@@ -260,16 +278,17 @@ class ConcurrencyController:
         short = [name for name, free in (("memory", headroom.memory_free), ("disk", headroom.disk_free),
                                          ("GPU memory", headroom.gpu_free)) if free is not None and free < s.min_free]
         old = self.limit
+        cpu_bound = headroom.own_cpu_percent > 50.0
         if throttled:
             new, why = old // 2, f"{throttled} HTTP 429 from the model server"
         elif short:
             new, why = old - max(1, old // 4), f"{' and '.join(short)} below {s.min_free:.0%} free"
-        elif headroom.cpu_percent > s.cpu_high:
+        elif headroom.cpu_percent > s.cpu_high and cpu_bound:
             new, why = old - max(1, old // 4), f"CPU {headroom.cpu_percent:.0f}% busy"
         elif median is not None and self.baseline_s and median > s.latency_factor * self.baseline_s:
             new, why = old - max(1, old // 4), (f"replies take {median:.3f} s, {median / self.baseline_s:.1f}x the "
                                                 f"fastest ({self.baseline_s:.3f} s)")
-        elif waiting and busy >= old and headroom.cpu_percent <= s.cpu_busy and old < s.ceiling:
+        elif waiting and busy >= old and not (headroom.cpu_percent > s.cpu_busy and cpu_bound) and old < s.ceiling:
             new, why = (old * 2 if self.slow_start else old + 1), "every lane busy, work waiting, headroom left"
         else:
             return None

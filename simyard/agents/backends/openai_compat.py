@@ -33,6 +33,7 @@ import numpy as np
 import openai
 
 from simyard.agents.formats.base import Prompt
+from simyard.platform import adaptive
 from simyard.platform.api import ModelCall
 from simyard.platform.errors import BackendError, InfraError, SimyardError
 
@@ -204,9 +205,11 @@ class OpenAICompatClient:
         started = loop.time()
         failures = 0
         while True:
+            attempt_started = loop.time()
             try:
                 raw = await self._create(messages)
                 body = _read_body(raw.content, raw.headers.get("content-type", ""))
+                adaptive.note_model_call(loop.time() - attempt_started)  # `--concurrency auto` follows the server
                 break
             except MalformedResponse as exc:
                 failures += 1
@@ -231,6 +234,8 @@ class OpenAICompatClient:
                     raise  # not a model-server failure: a bug, keep its traceback
                 retryable, why = verdict
                 failures += 1
+                if isinstance(exc, openai.APIStatusError) and exc.status_code == 429:
+                    adaptive.note_throttled()
                 if not retryable:
                     raise BackendError(f"model call to {self.base_url} failed: {why}", hint=self._hint(exc)) from exc
                 if failures >= self.options.max_attempts:
