@@ -28,7 +28,7 @@ from simyard.platform.adaptive import AdaptiveSettings, DecisionLog, parse_count
 from simyard.platform.api import Task
 from simyard.platform.episode import EpisodeResult, Limits
 from simyard.platform.errors import SimyardError
-from simyard.platform.executor import Executor, WorkerSpec, make_executor, start_pool
+from simyard.platform.executor import EXECUTORS, Executor, WorkerSpec, make_executor, start_pool
 from simyard.platform.frames import FramePolicy
 from simyard.platform.lanes import options_for
 from simyard.platform.manifest import RunConfig, RunManifest, RunSession, environment_facts, now_iso
@@ -120,6 +120,8 @@ def run_bench(
     suite_options: dict[str, Any] | None = None,
     watchdog_grace_s: float = 5.0,
     progress: ProgressCallback | None = None,
+    executor: str | None = None,
+    address: str | None = None,
 ) -> BenchSummary:
     """Run (or resume) a benchmark and record it in a run directory.
 
@@ -148,6 +150,9 @@ def run_bench(
         watchdog_grace_s: How long a call may go on past its episode's deadline before its worker process is
             restarted (with workers > 1; in one process the call's thread is abandoned with a warning).
         progress: Called with a `BenchProgress` at the start and after each recorded result.
+        executor: Where episodes run: `local` (default) or `ray` (`workers` actors on a Ray cluster); a resume
+            reuses the run's own unless given.
+        address: The Ray cluster's HOST:PORT (`ray` only; a local Ray is started when None); a resume reuses it.
 
     Returns:
         The summary; `status` is `finished` when every episode is recorded.
@@ -170,11 +175,13 @@ def run_bench(
     recorded_options = {"frames": frames, "video": video, "world_options": world_options, "reply_cap": reply_cap,
                         "suite_options": suite_options or None}
     # Workers start now, so importing simyard in them overlaps loading the suite; closing twice is harmless.
-    started = start_pool(workers)
+    if executor not in (None, *EXECUTORS):
+        raise BenchOptionError(f"no executor named {executor!r}", hint=f"known executors: {', '.join(EXECUTORS)}")
+    started = start_pool(workers) if executor in (None, "local") else None
     try:
         return _prepare_and_execute(suite, agent, agent_options, workers, concurrency, limit, seed, out, resume,
                                     limits, imports, recorded_options, watchdog_grace_s, progress, started,
-                                    (adaptive, plan_records))
+                                    (adaptive, plan_records), (executor, address))
     finally:
         if started is not None:
             started.close()
@@ -185,7 +192,8 @@ def _prepare_and_execute(suite: str | None, agent: str | None, agent_options: di
                          resume: str | Path | None, limits: Limits | None, imports: Sequence[str],
                          recorded_options: dict[str, Any], watchdog_grace_s: float,
                          progress: ProgressCallback | None, started: Executor | None,
-                         adaptive: tuple[AdaptiveSettings | None, list[dict[str, Any]]] = (None, [])) -> BenchSummary:
+                         adaptive: tuple[AdaptiveSettings | None, list[dict[str, Any]]] = (None, []),
+                         placement: tuple[str | None, str | None] = (None, None)) -> BenchSummary:
     if resume is not None:
         if out is not None:
             raise BenchOptionError("--out cannot be combined with --resume: a resumed run stays where it is",
@@ -204,7 +212,7 @@ def _prepare_and_execute(suite: str | None, agent: str | None, agent_options: di
     lock = run.lock()  # one writer per run directory: a second resume of the same run is refused, not interleaved
     try:
         return _execute(run, config, tasks, resume is not None, workers, concurrency, progress, watchdog_grace_s,
-                        started, adaptive)
+                        started, adaptive, placement)
     except SimyardError:
         lock.close()
         if resume is None and not run.results():
@@ -218,7 +226,8 @@ def _prepare_and_execute(suite: str | None, agent: str | None, agent_options: di
 
 def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, workers: int, concurrency: int,
              progress: ProgressCallback | None, grace_s: float, started: Executor | None = None,
-             adaptive: tuple[AdaptiveSettings | None, list[dict[str, Any]]] = (None, [])) -> BenchSummary:
+             adaptive: tuple[AdaptiveSettings | None, list[dict[str, Any]]] = (None, []),
+             placement: tuple[str | None, str | None] = (None, None)) -> BenchSummary:
     pairs = [(task, episode_seed(config.seed, task.id)) for task in tasks]
     recorded = {(result.task_id, result.seed): result for result in run.results()}
     wanted = {(task.id, seed) for task, seed in pairs}
@@ -235,6 +244,11 @@ def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, 
     session = RunSession(started_at=now_iso(), workers=workers, concurrency=concurrency)
     manifest.sessions.append(session)
     manifest.workers, manifest.concurrency, manifest.status, manifest.ended_at = workers, concurrency, "running", None
+    executor_kind, address = placement  # (executor, address): given ones win, missing ones are the run's own
+    if executor_kind is not None and executor_kind != manifest.executor:
+        manifest.address = None  # the recorded address belongs to the recorded executor
+    manifest.executor = executor_kind or manifest.executor
+    manifest.address = address if address is not None else manifest.address
     run.write_manifest(manifest)
 
     tally = _Tally(total=len(pairs), callback=progress, results=[r for k, r in recorded.items() if k in wanted])
@@ -255,7 +269,8 @@ def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, 
     status = "failed"
     tally.report()
     stopper = _Stopper(lambda: tally.report(stopping=True))
-    executor = make_executor(spec, 1 if len(missing) == 1 else workers, started)
+    executor = make_executor(spec, 1 if len(missing) == 1 and manifest.executor == "local" else workers, started,
+                             manifest.executor, manifest.address)
     with run_resources(config, tasks) as _run_scope:
         try:
             with stopper, executor:

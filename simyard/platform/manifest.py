@@ -90,6 +90,8 @@ class RunManifest(BaseModel):
     tasks_total: int
     workers: int = 1
     concurrency: int = 1
+    executor: str = "local"  # where the latest session ran its episodes (`local` or `ray`); a resume reuses it
+    address: str | None = None  # the Ray cluster's address, when it was given
     simyard_version: str = ""
     git_revision: str | None = None
     python: str = ""
