@@ -84,6 +84,7 @@ function poll(fn, on) {
 
 function show(...nodes) {
   main.replaceChildren(...nodes.flat().filter((node) => node !== null && node !== undefined && node !== false));
+  main.dataset.shown = location.hash;  // which view is on screen: tests and benchmarks wait on it
 }
 
 function fail(error) {
