@@ -48,6 +48,13 @@ bench_app = typer.Typer(
 RESAMPLES_RANGE = (100, 1_000_000)
 
 
+class ExecutorKind(StrEnum):
+    """Where `bench run` runs episodes: this machine's processes, or actors on a Ray cluster."""
+
+    local = "local"
+    ray = "ray"
+
+
 class OutputFormat(StrEnum):
     """How `report` and `compare` print: a rich table, or a format other programs read."""
 
@@ -135,6 +142,12 @@ def run_command(
                                          "only when every episode did).")] = False,
     data: DataOpt = None,
     suite_opt: SuiteOpt = None,
+    executor: Annotated[ExecutorKind | None, typer.Option(
+        "--executor", help="Where episodes run: local (this machine's processes) or ray (--workers actors on a Ray "
+        "cluster; needs the ray extra); --resume reuses the run's own.", show_default="local")] = None,
+    address: Annotated[str | None, typer.Option(
+        "--address", help="The Ray cluster's HOST:PORT (its GCS port, 6379 by default); it must answer within 15 s. "
+        "Without it a local Ray is started; --resume reuses the run's own.")] = None,
 ) -> None:
     """Run an agent on every task of a suite and record a resumable run directory.
 
@@ -147,6 +160,8 @@ def run_command(
         simyard bench run my-tasks.jsonl --agent openai --concurrency 8 --frames every:5 --video
 
         simyard bench run --resume runs/ragen-oracle-20250101-120000
+
+        simyard bench run ragen --agent oracle --executor ray --address 127.0.0.1:6379 --workers 8
     """
     options = with_model_flags(parse_options(agent_opt) if agent_opt else None, base_url, model, api_key_env)
     world_options = parse_options(world_opt, "--world-opt") if world_opt else None
@@ -174,7 +189,8 @@ def run_command(
                                 seed=seed, out=out, resume=resume, limits=limits, imports=imports or (),
                                 frames="none" if no_frames else frames, video=video or None,
                                 reply_cap=reply_cap, progress=bar.update, world_options=world_options,
-                                suite_options=given_suite_options)
+                                suite_options=given_suite_options,
+                                executor=executor.value if executor is not None else None, address=address)
         except KeyboardInterrupt:
             bar.stop()
             done = len(RunDir(Path(str(where))).results()) if where is not None else 0
