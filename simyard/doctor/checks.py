@@ -235,7 +235,18 @@ def check_torch() -> list[Check]:
     return checks
 
 
-def check_module(name: str, module: str, fix: str, used_by: str) -> Check:
+def check_module(name: str, module: str, fix: str, used_by: str, import_it: bool = True) -> Check:
+    """Whether `module` imports (its version); without `import_it`, only whether it is installed (--quick)."""
+    if not import_it:
+        from importlib import metadata, util
+
+        if util.find_spec(module) is None:
+            return Check(name, "missing", f"no module named {module!r}", fix, module, used_by)
+        try:
+            version = metadata.version(module)
+        except metadata.PackageNotFoundError:
+            version = "?"
+        return _ok(name, f"{module} {version} installed (not imported: --quick)", module, used_by)
     try:
         imported = importlib.import_module(module)
     except ImportError as exc:
@@ -248,7 +259,7 @@ def check_module(name: str, module: str, fix: str, used_by: str) -> Check:
 
 def check_ray(quick: bool) -> Check:
     """Ray imports; the full run starts a one-CPU local cluster and runs a task on it."""
-    found = check_module("Ray", "ray", "pip install 'simyard[ray]'", "bench run --executor ray")
+    found = check_module("Ray", "ray", "pip install 'simyard[ray]'", "bench run --executor ray", import_it=not quick)
     if quick or found.status != "ok":
         return found
     import ray
@@ -303,7 +314,8 @@ def all_checks(quick: bool = False) -> list[Callable[[], Check | list[Check]]]:
         check_git,
         lambda: check_docker(quick),
         check_torch,
-        lambda: check_module("transformers", "transformers", "pip install 'simyard[local]'", "the local agent"),
+        lambda: check_module("transformers", "transformers", "pip install 'simyard[local]'", "the local agent",
+                             import_it=not quick),
         lambda: check_ray(quick),
         check_chromium,
     ]

@@ -89,12 +89,28 @@ def load_golden(path: Path) -> dict[str, Any]:
     if not isinstance(golden, dict) or golden.get("format") != FORMAT:
         raise GoldenError(f"{path} is not a golden of format {FORMAT}",
                           hint="regenerate with python -m simyard.doctor.make_golden")
+    missing = [key for key in _KEYS if key not in golden]
+    if missing:
+        raise GoldenError(f"golden {path} lacks {', '.join(missing)}",
+                          hint="regenerate with python -m simyard.doctor.make_golden")
     return golden
 
 
+_KEYS = ("name", "world", "quick", "needs", "made_with", "world_options", "seed", "task", "reset", "steps", "final")
+
+
 def load_goldens(folder: Path | None = None) -> list[dict[str, Any]]:
-    """Every golden in `folder` (the shipped ones by default), by file name."""
-    return [load_golden(path) for path in sorted((folder or golden_dir()).glob("*.json"))]
+    """Every golden in `folder` (the shipped ones by default), by file name.
+
+    Raises:
+        GoldenError: the folder holds no golden files, or one cannot be read.
+    """
+    folder = Path(folder) if folder is not None else golden_dir()
+    paths = sorted(folder.glob("*.json"))
+    if not paths:
+        raise GoldenError(f"no golden files (*.json) in {folder}",
+                          hint="write some with python -m simyard.doctor.make_golden --out DIR")
+    return [load_golden(path) for path in paths]
 
 
 # ------------------------------------------------------------------------------------------------------ stepping
@@ -286,7 +302,7 @@ def _compare_value(expected: Any, got: Any, path: str, number: int | None, diffe
         differences.append(Difference(number, path, expected, got))
 
 
-def _short(value: Any, limit: int = 70) -> str:
+def _short(value: Any, limit: int = 40) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     text = " ".join(str(text).split())
     return repr(text[:limit] + "...") if len(text) > limit else repr(text) if isinstance(value, str) else text
