@@ -313,7 +313,7 @@ def run_interactive_episode(world: str, agent_name: str, agent_options: dict[str
                 result = run_episode_with(env, agent, task, seed, limits, _Fanout(printer, writer))
             console.print(f"recorded in {writer.episode_dir}", markup=False)
             if taking_over is not None and taking_over.human_steps:
-                console.print(f"{taking_over.human_steps} steps were yours (marked by: human)", markup=False)
+                console.print(f"steps you chose: {taking_over.human_steps} (marked by: human)", markup=False)
     except KeyboardInterrupt:
         err_console.print(f"\ninterrupted; what was played is recorded in {where}", markup=False)
         raise typer.Exit(130) from None

@@ -109,18 +109,20 @@ class TakeoverAgent(Agent, WorldAware):
             self.print_fn("-- paused: you have control. Enter runs the model's action as shown, or edit it or type "
                           "your own; :c hands control back to the model, :q ends the episode, Ctrl-C quits.")
         if self._human is None:
-            self._human = HumanAgent(input_fn=self._read, print_fn=self.print_fn)
+            self._human = HumanAgent(input_fn=self._read, print_fn=lambda text: None)
             if self._task is not None:
-                self._human.reset(self._task, self.spec)
+                self._human.reset(self._task, self.spec)  # the task was shown when the episode started
+            self._human.print_fn = self._show
         self._prefill = _action_text(proposal.actions[0], self.spec) if len(proposal.actions) == 1 else ""
         if proposal.error is not None:
-            self.print_fn(f"model's reply held no usable action: {proposal.error}")
+            self._proposal = f"model's reply held no usable action: {proposal.error}"
         elif len(proposal.actions) > 1:
-            self.print_fn(f"model proposes a plan: {json.dumps(jsonable_action(proposal.actions))} (Enter on an "
-                          f"empty line is not an action: type one, or :c to run the plan)")
+            self._proposal = (f"model proposes a plan: {json.dumps(jsonable_action(proposal.actions))} (type one "
+                              f"action instead, or :c to run the plan)")
         else:
-            self.print_fn(f"model proposes: {self._prefill}")
+            self._proposal = f"model proposes: {self._prefill}"
         self._reads = 0
+        self._shown = observation.text  # the live printer showed it after the last step
         try:
             action = self._human.act(observation)
         except _HandBack:
@@ -137,18 +139,36 @@ class TakeoverAgent(Agent, WorldAware):
             notes["proposed_error"] = proposal.error
         return Decision(actions=[action], calls=proposal.calls, info=notes)
 
+    def _show(self, text: str) -> None:
+        if text == self._shown:
+            self._shown = None
+            return
+        self.print_fn(text)
+
     def _read(self, prompt: str) -> str:
-        """One line for the human agent: the proposal prefilled the first time, `:c` handing control back."""
-        prefill = self._prefill if self._reads == 0 else ""
+        """One line for the human agent: the proposal prefilled the first time, `:c` handing control back.
+
+        A command typed after the prefilled proposal (`Up:c`) is the command: the person did not clear the line.
+        """
+        prefill = ""
+        if self._reads == 0:
+            self.print_fn(self._proposal)
+            prefill = self._prefill
         self._reads += 1
         with _prefilled(prefill):
-            line = self.input_fn(prompt)
-        self._last_line = line.strip()
-        if self._last_line.lower() in HAND_BACK_WORDS:
+            line = self.input_fn(prompt).strip()
+        if prefill and line.startswith(prefill) and line != prefill:
+            rest = line[len(prefill):].strip()
+            if rest.lower() in HAND_BACK_WORDS | HumanAgent.quit_words:
+                line = rest
+        self._last_line = line
+        if line.lower() in HAND_BACK_WORDS:
             raise _HandBack
         return line
 
     _last_line = ""
+    _proposal = ""
+    _shown: str | None = None
 
     def _line_waiting(self) -> bool:
         """Whether the person pressed Enter while the model played (the line is consumed: it asked for a pause)."""
