@@ -100,8 +100,9 @@ def _one_line(text: str, limit: int = 200) -> str:
 def run_command(
     suite: Annotated[str | None, typer.Argument(help="Suite name or task file (.jsonl/.json/.yaml); omit with "
                                                      "--resume.", show_default=False)] = None,
-    agent: Annotated[str | None, typer.Option("--agent", "-a", help="Registered agent name "
-                                              "(see `simyard agents list`).")] = None,
+    agent: Annotated[list[str] | None, typer.Option("--agent", "-a", help="Registered agent name (see `simyard "
+                                                    "agents list`); repeat it for a matrix run, one arm per "
+                                                    "agent.")] = None,
     agent_opt: Annotated[list[str] | None, typer.Option("--agent-opt", "-o", help="Agent option key=value "
                                                         "(repeatable; values parse as JSON when they can).")] = None,
     world_opt: Annotated[list[str] | None, typer.Option("--world-opt", help="World constructor option key=value for "
@@ -110,9 +111,20 @@ def run_command(
     base_url: BaseUrlOpt = None,
     model: ModelOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
-    workers: Annotated[int, typer.Option(help="Worker processes; 1 runs in this process.", min=1)] = 1,
-    concurrency: Annotated[int, typer.Option(help="Episodes in flight per worker, one lane each (slow worlds and "
-                                             "blocking agents run on their lane's thread).", min=1)] = 1,
+    workers: Annotated[str, typer.Option(help="Worker processes; 1 runs in this process; auto: the machine's "
+                                         "cores (fewer when memory is short).")] = "1",
+    concurrency: Annotated[str, typer.Option(help="Episodes in flight per worker, one lane each (slow worlds and "
+                                             "blocking agents run on their lane's thread); auto: start from the "
+                                             "cores, then grow and shrink with measured headroom, model latency "
+                                             "and 429s (logged in concurrency.jsonl).")] = "1",
+    max_concurrency: Annotated[int | None, typer.Option("--max-concurrency", help="Ceiling on episodes in flight "
+                                                        "over all workers (for auto counts).", show_default="32",
+                                                        callback=positive("--max-concurrency",
+                                                                          "omit it for the default 32"))] = None,
+    matrix: Annotated[Path | None, typer.Option("--matrix", help="YAML run file listing agents x suites x options: "
+                                                "one arm each, in one run directory.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show each concurrency decision as it is "
+                                          "made.")] = False,
     limit: Annotated[int | None, typer.Option(help="Run only the first N tasks.", callback=positive(
         "--limit", "omit it to run every task"))] = None,
     seed: Annotated[int | None, typer.Option(help="Base seed; episode seeds derive from it and the task id.",
@@ -162,10 +174,38 @@ def run_command(
         simyard bench run --resume runs/ragen-oracle-20250101-120000
 
         simyard bench run ragen --agent oracle --executor ray --address 127.0.0.1:6379 --workers 8
+
+        simyard bench run ragen --agent openai --model qwen-0.5b,qwen-7b --limit 50   # a matrix: one arm per model
+
+        simyard bench run --matrix run.yaml --concurrency auto --max-concurrency 64 -v
     """
+    from simyard.platform.matrix import cli_arms, is_matrix
+
+    agents = agent or []
+    if verbose:
+        _show_decisions()
     options = with_model_flags(parse_options(agent_opt) if agent_opt else None, base_url, model, api_key_env)
     world_options = parse_options(world_opt, "--world-opt") if world_opt else None
     given_suite_options = suite_options(data, suite_opt)
+    arms, shared = None, {}
+    if matrix is not None:
+        from simyard.platform.matrix import read_matrix_file
+
+        if agents or resume is not None:
+            raise SimyardError("--matrix lists the agents itself and cannot be combined with --agent or --resume",
+                               hint="drop --agent (list agents in the file), or resume with --resume RUN alone")
+        arms, shared = read_matrix_file(matrix, suite)
+    elif resume is None:
+        arms, options = cli_arms(suite, agents, options)
+    if arms is not None or (resume is not None and is_matrix(resume)):
+        _run_matrix(arms, shared, suite, out, resume, options if matrix is not None else None, strict,
+                    {"workers": workers, "concurrency": concurrency, "max_concurrency": max_concurrency,
+                     "executor": executor.value if executor is not None else None, "address": address},
+                    limit=limit, seed=seed, limits=_limits(max_steps, max_invalid, time_limit), imports=imports,
+                    frames="none" if no_frames else frames, video=video or None, reply_cap=reply_cap,
+                    world_options=world_options, suite_options=given_suite_options)
+        return
+    agent_name = agents[0] if agents else None
     if resume is not None:
         if out is not None:
             raise SimyardError(f"--out {out} cannot be used with --resume: a resumed run stays in its own directory",
@@ -173,19 +213,17 @@ def run_command(
         existing_run(resume, "--resume")
 
     from simyard.platform.bench import default_run_dir, run_bench
-    from simyard.platform.episode import Limits
     from simyard.platform.metrics import summarize
     from simyard.platform.rundir import RunDir
 
-    limits = None
-    if (max_steps, max_invalid, time_limit) != (None, None, None):
-        limits = Limits(max_steps=max_steps, max_invalid=max_invalid, time_limit_s=time_limit)
-    if resume is None and out is None and suite and agent:
-        out = default_run_dir(suite, agent)  # chosen here, so an interrupted run can name its --resume path
+    limits = _limits(max_steps, max_invalid, time_limit)
+    if resume is None and out is None and suite and agent_name:
+        out = default_run_dir(suite, agent_name)  # chosen here, so an interrupted run can name its --resume path
     where = resume if resume is not None else out
     with _BenchProgressBar(err_console) as bar:
         try:
-            summary = run_bench(suite, agent, options, workers=workers, concurrency=concurrency, limit=limit,
+            summary = run_bench(suite, agent_name, options, workers=workers, concurrency=concurrency,
+                                max_concurrency=max_concurrency, limit=limit,
                                 seed=seed, out=out, resume=resume, limits=limits, imports=imports or (),
                                 frames="none" if no_frames else frames, video=video or None,
                                 reply_cap=reply_cap, progress=bar.update, world_options=world_options,
@@ -209,10 +247,113 @@ def run_command(
         raise typer.Exit(1)
 
 
+def _limits(max_steps: int | None, max_invalid: int | None, time_limit: float | None) -> Any:
+    if (max_steps, max_invalid, time_limit) == (None, None, None):
+        return None
+    from simyard.platform.episode import Limits
+
+    return Limits(max_steps=max_steps, max_invalid=max_invalid, time_limit_s=time_limit)
+
+
+def _show_decisions() -> None:
+    """`-v`: concurrency decisions on stderr as they are made (they are always written to concurrency.jsonl)."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    logger = logging.getLogger("simyard.adaptive")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(RichHandler(console=err_console, show_path=False, markup=False))
+
+
+def _run_matrix(arms: Any, shared: dict[str, Any], suite: str | None, out: Path | None, resume: Path | None,
+                file_options: dict[str, Any] | None, strict: bool, session: dict[str, Any], **options: Any) -> None:
+    """`bench run` with several agents or models, or --matrix: each arm in turn, then the matrix report.
+
+    `session` holds what may change between sessions (workers, concurrency, executor); `options` are recorded for
+    every arm in matrix.json, so a resume cannot change them."""
+    from dataclasses import asdict, replace
+
+    from simyard.platform import rundir
+    from simyard.platform.matrix import run_matrix
+
+    if resume is not None:
+        given = [name for name, value in options.items() if value is not None]
+        if given or suite:
+            raise SimyardError(f"cannot change a matrix run's options on resume ({', '.join(given) or 'suite'})",
+                               hint=f"resume with `simyard bench run --resume {resume}` alone")
+    else:
+        if file_options:  # --agent-opt with --matrix: under every arm's own options
+            arms = [replace(arm, agent_options={**file_options, **arm.agent_options}) for arm in arms]
+        limits = options.pop("limits")
+        shared = {**shared, **{key: value for key, value in options.items() if value is not None}}
+        if limits is not None:
+            shared["limits"] = asdict(limits)
+        if shared.get("imports"):
+            shared["imports"] = list(shared["imports"])
+        out = out or rundir.default_run_dir(f"{Path(suite).stem if suite else 'run'}-matrix")
+    where = resume if resume is not None else out
+    bars: list[_BenchProgressBar] = []
+
+    def on_arm(arm: Any, number: int, count: int) -> Any:
+        if bars:
+            bars[-1].stop()
+        bars.append(_BenchProgressBar(err_console, label=f"{arm.name} ({number}/{count})"))
+        return bars[-1].update
+
+    try:
+        outcomes = run_matrix(arms, out, resume=resume, shared=shared, on_arm=on_arm, **session)
+    except KeyboardInterrupt:
+        for bar in bars:
+            bar.stop()
+        typer.echo(f"interrupted; resume the matrix with: simyard bench run --resume {where}", err=True)
+        raise typer.Exit(130) from None
+    finally:
+        for bar in bars:
+            bar.stop()
+    _print_matrix(Path(str(where)), OutputFormat.table)
+    ran = sum(outcome.summary.added for outcome in outcomes if outcome.summary is not None)
+    console.print(f"{len(outcomes)} arms, {ran} episodes run. Report: simyard bench report {where}", markup=False)
+    failed = [row for outcome in outcomes if outcome.summary is not None for row in errored(outcome.summary.results)]
+    if failed and strict:
+        err_console.print(f"error: {len(failed)} episodes ended in an error; most common: "
+                          f"{most_common_error(failed)}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _print_matrix(path: Path, format: OutputFormat) -> None:
+    """The matrix report: a row per arm, a column per world/subset (success with its 95% interval)."""
+    from simyard.platform.matrix import matrix_report, success_cell
+
+    columns, rows = matrix_report(path)
+    if format is OutputFormat.json:
+        typer.echo(json.dumps({"run": str(path), "columns": columns, "arms": [
+            {"arm": row.arm.name, "agent": row.arm.agent, "agent_options": row.arm.agent_options,
+             "suite": row.arm.suite, "status": row.status, "all": render.jsonable(row.overall.to_dict()),
+             "columns": {name: render.jsonable(stats.to_dict()) for name, stats in row.columns.items()}}
+            for row in rows]}, indent=2))
+        return
+    if format is OutputFormat.csv:
+        records = [{"arm": row.arm.name, "agent": row.arm.agent, "column": name,
+                    **{key: value for key, value in stats.to_dict().items() if key != "metrics"}}
+                   for row in rows for name, stats in [("all", row.overall), *sorted(row.columns.items())]]
+        typer.echo(render.csv_text(records), nl=False)
+        return
+    cells = [["arm", "agent", "status", "all", *columns]]
+    cells += [[row.arm.name, row.arm.agent, row.status, success_cell(row.overall),
+               *(success_cell(row.columns.get(name)) for name in columns)] for row in rows]
+    if format is OutputFormat.markdown:
+        typer.echo(f"**matrix** {path}: success, 95% Wilson interval, episodes\n")
+        typer.echo(render.markdown(cells))
+    else:
+        console.print(render.rich_table(cells, title=f"{path} — success [95% CI] n", left=("arm", "agent", "status")))
+
+
 class _BenchProgressBar:
     """A rich progress bar fed by `run_bench`'s progress callback: done/total, success so far, rate, ETA."""
 
-    def __init__(self, console: Any) -> None:
+    def __init__(self, console: Any, label: str = "bench") -> None:
+        self.label = label
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -241,7 +382,8 @@ class _BenchProgressBar:
             self.progress.start()
         success = f"{event.successes}/{event.done}" + (f" ({event.successes / event.done:.0%})" if event.done else "")
         rate = f"{event.added / event.elapsed_s:.1f} ep/s" if event.added and event.elapsed_s > 0 else "- ep/s"
-        description = "stopping: finishing episodes in flight (Ctrl-C again to kill)" if event.stopping else "bench"
+        description = ("stopping: finishing episodes in flight (Ctrl-C again to kill)" if event.stopping
+                       else self.label)
         if self.task_id is None:
             self.task_id = self.progress.add_task(description, total=event.total, completed=event.done,
                                                   success=success, rate=rate)
@@ -265,9 +407,15 @@ def report_command(
     Example:
 
         simyard bench report runs/ragen-oracle-20250101-120000 --format markdown
+
+        simyard bench report runs/ragen-matrix-20250101-120000    # a matrix: a row per arm, a column per subset
     """
+    from simyard.platform.matrix import is_matrix
     from simyard.platform.metrics import summarize
 
+    if is_matrix(run_dir):
+        _print_matrix(run_dir, format)
+        return
     run = existing_run(run_dir)
     manifest = run.manifest
     results = run.results()
@@ -301,8 +449,11 @@ def report_command(
 
 @bench_app.command("compare")
 def compare_command(
-    run_a: Annotated[Path, typer.Argument(help="The baseline run directory (A).")],
-    run_b: Annotated[Path, typer.Argument(help="The run compared against it (B); differences are B - A.")],
+    run_a: Annotated[Path, typer.Argument(help="The baseline run directory (A), or a matrix run with --arms.")],
+    run_b: Annotated[Path | None, typer.Argument(help="The run compared against it (B); differences are B - A.",
+                                                 show_default=False)] = None,
+    arms: Annotated[tuple[str, str] | None, typer.Option("--arms", help="With a matrix run: the two arms to "
+                                                         "compare, A then B.", show_default=False)] = None,
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
     resamples: Annotated[int, typer.Option(help=f"Bootstrap resamples for the progress test "
                                                 f"({RESAMPLES_RANGE[0]:,}..{RESAMPLES_RANGE[1]:,}).",
@@ -314,9 +465,20 @@ def compare_command(
     Example:
 
         simyard bench compare runs/ragen-random-20250101 runs/ragen-openai-20250102 --format markdown
+
+        simyard bench compare runs/ragen-matrix-20250101 --arms openai-qwen-0.5b openai-qwen-7b
     """
+    from simyard.platform.matrix import find_arm, is_matrix
     from simyard.platform.metrics import compare
 
+    if arms is not None:
+        if run_b is not None or not is_matrix(run_a):
+            raise SimyardError(f"--arms needs one matrix run directory{'' if run_b is None else ', not two runs'}",
+                               hint="e.g. simyard bench compare runs/my-matrix --arms random oracle")
+        run_a, run_b = find_arm(run_a, arms[0]), find_arm(run_a, arms[1])
+    elif run_b is None:
+        raise SimyardError("compare needs two runs, or one matrix run with --arms A B",
+                           hint="e.g. simyard bench compare runs/a runs/b, or runs/my-matrix --arms a b")
     comparison = compare(existing_run(run_a), existing_run(run_b), resamples=resamples, seed=seed)
     if format is OutputFormat.json:
         typer.echo(json.dumps(render.jsonable(comparison.to_dict()), indent=2))
