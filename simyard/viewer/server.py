@@ -32,6 +32,9 @@ class ViewerServer:
         self.views = open_runs(paths)
         try:
             self.sock = bind(host, port)
+            # Listening at once: a browser opened (or a URL followed) before uvicorn is up waits in the backlog
+            # instead of being refused.
+            self.sock.listen(128)
         except OSError as exc:
             raise SimyardError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                                hint="pick another --port (0 takes a free one), or stop what holds it") from None

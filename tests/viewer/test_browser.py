@@ -145,3 +145,19 @@ def test_a_corrupt_or_missing_frame_is_named(chromium, viewer, replying_run, cop
     screenshot("corrupt-frame")
     press(chromium, "j")
     assert wait_for(chromium, ".frame-problem", text="step_0002_rgb.png is missing")
+
+
+def test_a_run_being_written_refreshes_on_the_page(chromium, viewer, replying_run, copy_run):
+    run = copy_run(replying_run)
+    manifest = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**manifest, "status": "running"}))
+    index = (run / "results.jsonl").read_text().splitlines(keepends=True)
+    (run / "results.jsonl").write_text("".join(index[:4]))
+    server = viewer(run)
+    chromium.get(server.url + "#/run/0?status=completed")
+    wait_for(chromium, "#episodes tbody tr", count=4)
+    assert "2 being written" in wait_for(chromium, "#run-status")[0].text
+    with (run / "results.jsonl").open("a") as handle:
+        handle.write("".join(index[4:]))
+    wait_for(chromium, "#episodes tbody tr", count=6)  # the page polls; no reload
+    assert "6 of 6 episodes recorded" in wait_for(chromium, "#run-status")[0].text

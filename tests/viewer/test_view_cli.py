@@ -1,0 +1,50 @@
+"""`simyard view` from a shell: a bad folder is one line before serving; a good one serves until Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def start(*args: str) -> subprocess.Popen:
+    env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-m", "simyard", "view", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_a_folder_that_is_not_a_run_is_one_line(tmp_path):
+    done = start(str(tmp_path), "--no-open")
+    out, err = done.communicate(timeout=60)
+    assert done.returncode == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "is not a run directory (it has no run.json)" in lines[0], err
+    assert "Traceback" not in err + out
+
+
+def test_serves_the_runs_until_interrupted(replying_run):
+    process = start(str(replying_run), "--port", "0", "--no-open")
+    try:
+        url = None
+        for line in process.stdout:
+            if match := re.search(r"(http://127\.0\.0\.1:\d+/)", line):
+                url = match[1]
+                break
+        assert url, "no URL printed"
+        with urllib.request.urlopen(url + "api/runs", timeout=10) as response:
+            runs = json.loads(response.read())["runs"]
+        assert [run["recorded"] for run in runs] == [6]
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert b"/static/viewer.js" in response.read()
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "simyard view: stopped" in out
