@@ -40,6 +40,15 @@ def episode_page(episode_dir: Path, run_label: str) -> dict[str, Any]:
         notes.append(str(exc))
     reset = lines[0] if lines and lines[0].get("type") == "reset" else {}
     task = reset.get("task") if isinstance(reset.get("task"), dict) else {}
+    end = _end_line(episode_dir)
+    if end.get("frames_error"):
+        notes.append(f"frames were not all written: {end['frames_error']}")
+    final = end.get("final_frames")
+    if isinstance(final, dict) and final and len(lines) > 0:
+        # the `final` frame policy names the last step's files only in the end line
+        observation = lines[-1].setdefault("observation", {})
+        if isinstance(observation, dict) and not observation.get("frames"):
+            observation["frames"] = [str(name) for name in final.values()]
     steps = [_step(entry, episode_dir, notes) for entry in lines if entry.get("type") in ("reset", "step")]
     total = 0.0
     for step in steps:
@@ -116,6 +125,19 @@ def _read_lines(episode_dir: Path, notes: list[str]) -> list[dict[str, Any]]:
         elif entry.get("type") != "end":
             entries.append(entry)
     return entries
+
+
+def _end_line(episode_dir: Path) -> dict[str, Any]:
+    """The trajectory's `end` line ({} while the episode runs): it names `final` frames and frame write errors."""
+    try:
+        with (episode_dir / TRAJECTORY_FILE).open("rb") as handle:
+            size = handle.seek(0, 2)
+            handle.seek(max(0, size - (1 << 16)))
+            tail = handle.read().rstrip(b"\n")
+    except OSError:
+        return {}
+    entry = _parse(tail[tail.rfind(b"\n") + 1:])
+    return entry if entry is not None and entry.get("type") == "end" else {}
 
 
 def _step(entry: dict[str, Any], episode_dir: Path, notes: list[str]) -> dict[str, Any]:

@@ -22,14 +22,15 @@ def sokoban_tasks(count: int = TASKS) -> list:
     return [task.model_copy(update={"config": {**task.config, "render": True}}) for task in tasks]
 
 
-def record_run(root: Path, name: str, agent: str, tasks: list) -> Path:
+def record_run(root: Path, name: str, agent: str, tasks: list, frames: str | None = None) -> Path:
     """A finished run of `agent` over `tasks` in `root/name`, recorded the way `simyard bench run` records one."""
     from simyard.platform.bench import run_bench
     from simyard.platform.taskfiles import write_task_file
 
     task_file = root / f"{name}-tasks.jsonl"
     write_task_file(task_file, tasks)
-    run_bench(str(task_file), agent, out=root / name, imports=["tests.viewer.replying_agent"], seed=7)
+    run_bench(str(task_file), agent, out=root / name, imports=["tests.viewer.replying_agent"], seed=7,
+              frames=frames)
     return root / name
 
 

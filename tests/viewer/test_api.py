@@ -76,6 +76,17 @@ def test_episode_replay_has_frames_replies_and_the_fork_command(viewer, replying
     assert frame == (replying_run / "episodes" / name / "frames" / "step_0002_rgb.png").read_bytes()
 
 
+def test_final_frame_policy_shows_the_last_frame(viewer, runs_root):
+    from tests.viewer.conftest import record_run, sokoban_tasks
+
+    run = record_run(runs_root, "final-frames", "oracle", sokoban_tasks(1), frames="final")
+    name = episode_names(run)[0]
+    steps = get(viewer(run), f"/api/runs/0/episodes/{name}")["steps"]
+    assert [step["frames"] for step in steps[:-1]] == [[]] * (len(steps) - 1)
+    assert steps[-1]["frames"] == [{"file": f"frames/step_{len(steps) - 1:04d}_rgb.png", "view": "rgb",
+                                    "problem": None}]
+
+
 def test_frames_outside_the_episode_are_not_served(viewer, replying_run):
     server = viewer(replying_run)
     name = episode_names(replying_run)[0]

@@ -48,3 +48,9 @@ def test_serves_the_runs_until_interrupted(replying_run):
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "simyard view: stopped" in out
+
+
+def test_help_shows_an_example():
+    done = start("--help")
+    out, _ = done.communicate(timeout=60)
+    assert done.returncode == 0 and "Example" in out and "simyard view runs/oracle" in out

@@ -289,8 +289,10 @@ async function showEpisodes(token, params) {
     for (const column of columns) {
       const steps = column.episode.steps;
       const step = steps[Math.min(current, steps.length - 1)];
-      column.body.replaceChildren(step ? stepView(column.episode, step, column.run)
-                                       : el("p", {class: "muted"}, "No steps recorded yet."));
+      const ended = current > steps.length - 1 && steps.length ?
+        el("p", {class: "muted ended"}, `This episode ended at step ${steps.length - 1}; its last step is shown.`) : null;
+      column.body.replaceChildren(...[ended, step ? stepView(column.episode, step, column.run)
+                                       : el("p", {class: "muted"}, "No steps recorded yet.")].filter(Boolean));
       column.fork.update();
       const next = steps[current + 1];  // fetch the next frame ahead, so stepping forward shows it at once
       if (next) for (const frame of next.frames) if (!frame.problem) {
