@@ -44,6 +44,8 @@ log = logging.getLogger("simyard.envserve")
 #: The HTTP header naming an HTTP session (simyard's addition: OpenEnv's HTTP endpoints keep no state).
 SESSION_HEADER = "X-Session-Id"
 DEFAULT_HTTP_SESSION = "http-default"
+#: How long a refused WebSocket stays open for the client's first message (so it reads "busy" as that answer).
+_REFUSAL_WAIT_S = 5.0
 
 
 class EpisodeStateError(Exception):
@@ -241,9 +243,7 @@ class EnvServer:
         try:
             session = await self.pool.open()
         except Busy as exc:
-            await _ws_send_error(websocket, str(exc), "CAPACITY_REACHED", active_sessions=exc.active,
-                                 max_sessions=exc.max_sessions)
-            await _ws_close(websocket, 1013)  # 1013: try again later
+            await self._refuse(websocket, exc)
             return
         except Exception as exc:  # noqa: BLE001
             await _ws_send_error(websocket, f"the world could not be built: {exc}", "FACTORY_ERROR")
@@ -268,6 +268,18 @@ class EnvServer:
         finally:
             await self.pool.close(session, "the client disconnected")
             await _ws_close(websocket, 1000)
+
+    async def _refuse(self, websocket: WebSocket, busy: Busy) -> None:
+        """Say busy at once, and again as the answer to the client's first message: a client that has already sent
+        its reset cannot read a message that came with a close, so the socket stays open for one exchange."""
+        refusal = _ws_error(str(busy), "CAPACITY_REACHED", active_sessions=busy.active,
+                            max_sessions=busy.max_sessions)
+        with contextlib.suppress(Exception):
+            await websocket.send_text(refusal)
+            message = await asyncio.wait_for(websocket.receive(), _REFUSAL_WAIT_S)
+            if message["type"] != "websocket.disconnect":
+                await websocket.send_text(refusal)
+        await _ws_close(websocket, 1013)  # 1013: try again later
 
     async def _ws_message(self, session: Session, raw: str | bytes | None) -> str | None:
         """The reply to one WebSocket message, or None for `close`. Errors leave the session usable."""

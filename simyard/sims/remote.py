@@ -12,6 +12,7 @@ server's `task` or `task_seed`); the episode seed is sent as `seed` unless the c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.parse
@@ -52,6 +53,7 @@ class RemoteEnv(Env):
         else:
             self._spec = ActionSpec(kind="json", schema=schema, help=_schema_help(schema))
         self._socket: Any = None
+        self._connection = contextlib.ExitStack()
         self._last = Observation(text="")
 
     # ------------------------------------------------------------------------------------------ the contract
@@ -127,7 +129,7 @@ class RemoteEnv(Env):
                 socket.send(json.dumps({"type": "close"}))
             except Exception:  # noqa: BLE001 (the server may be gone already; closing is best effort)
                 pass
-            socket.close()
+            self._connection.close()
 
     @classmethod
     def sample_task(cls, seed: int) -> Task:
@@ -147,8 +149,10 @@ class RemoteEnv(Env):
             if self._socket is None:
                 from websockets.sync.client import connect
 
-                self._socket = connect(self.url.replace("http", "ws", 1) + "/ws", open_timeout=self.connect_timeout_s,
-                                       max_size=100 * 1024 * 1024, proxy=None)
+                self._connection = contextlib.ExitStack()
+                self._socket = self._connection.enter_context(connect(
+                    self.url.replace("http", "ws", 1) + "/ws", open_timeout=self.connect_timeout_s,
+                    max_size=100 * 1024 * 1024, proxy=None))
             self._socket.send(message if isinstance(message, str) else json.dumps(message))
             reply = json.loads(self._socket.recv(timeout=self.message_timeout_s))
         except (OSError, TimeoutError, WebSocketException) as exc:
