@@ -74,7 +74,7 @@ def episode_run(root: Path) -> tuple[Path, str]:
 
 
 def big_run(root: Path) -> Path:
-    """A run of 10,000 recorded episodes over four worlds and three subsets (index rows only: the list needs no more)."""
+    """10,000 recorded episodes over four worlds and three subsets (index rows only: the list needs no more)."""
     rng = np.random.default_rng(1)
     tasks = [Task(id=f"task-{n:05d}", world=WORLDS[n % 4], instruction=f"task number {n}",
                   subset=("base", "hard", "long")[n % 3]) for n in range(EPISODES)]

@@ -1,4 +1,4 @@
-"""The viewer in headless Chromium: what a person sees and does on the page. Screenshots go to test-artifacts/viewer/."""
+"""The viewer in headless Chromium: what a person sees and does. Screenshots go to test-artifacts/viewer/."""
 
 from __future__ import annotations
 
