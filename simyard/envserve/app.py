@@ -365,10 +365,20 @@ def _errors(exc: ValidationError, prefix: list[str]) -> list[dict[str, Any]]:
             for error in exc.errors()]
 
 
+_TYPE_TAGS = {"int", "str", "float", "bool", "dict", "list"}
+
+
 def _first_problem(exc: ValidationError, prefix: list[str]) -> str:
-    first = _errors(exc, prefix)[0]
-    field = ".".join(first["loc"][1:] if first["loc"][:1] == ["body"] else first["loc"])
-    return f"field {field!r}: {first['msg']}"
+    """One line for the first field in error; a union's alternatives (`int`, `str` in the location) are joined."""
+
+    def field_of(error: dict[str, Any]) -> str:
+        parts = [part for part in error["loc"][1:] if part not in _TYPE_TAGS and "[" not in part]
+        return ".".join(parts) or error["loc"][0]
+
+    errors = _errors(exc, prefix)
+    field = field_of(errors[0])
+    messages = list(dict.fromkeys(error["msg"] for error in errors if field_of(error) == field))
+    return f"field {field!r}: {' or '.join(messages)}"
 
 
 def _problem(status: int, message: str, detail: list[dict[str, Any]] | None = None) -> JSONResponse:
