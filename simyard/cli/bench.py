@@ -188,6 +188,10 @@ def run_command(
     world_options = parse_options(world_opt, "--world-opt") if world_opt else None
     given_suite_options = suite_options(data, suite_opt)
     arms, shared = None, {}
+    if imports and resume is None and (matrix is not None or len(agents) > 1 or "," in str(options or "")):
+        from simyard.platform.plugins import import_plugins, normalise_imports
+
+        import_plugins(normalise_imports(imports))  # plugin agents must be known before the arms are checked
     if matrix is not None:
         from simyard.platform.matrix import read_matrix_file
 
@@ -278,7 +282,7 @@ def _run_matrix(arms: Any, shared: dict[str, Any], suite: str | None, out: Path 
     from simyard.platform.matrix import run_matrix
 
     if resume is not None:
-        given = [name for name, value in options.items() if value is not None]
+        given = [name for name, value in options.items() if value not in (None, [], (), {})]
         if given or suite:
             raise SimyardError(f"cannot change a matrix run's options on resume ({', '.join(given) or 'suite'})",
                                hint=f"resume with `simyard bench run --resume {resume}` alone")
@@ -396,8 +400,12 @@ class _BenchProgressBar:
 
 @bench_app.command("report")
 def report_command(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `simyard bench run`.")],
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories made by `simyard bench run` (each "
+                                                        "reported in turn; with --plot, one bar group each).")],
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also draw success per subset with 95% Wilson "
+                                              "intervals, one bar group per run (or matrix arm), into this "
+                                              ".png, .svg or .pdf.", show_default=False)] = None,
 ) -> None:
     """Print a run's results per world and subset: success with 95% CI, progress, invalid actions, tokens.
 
@@ -409,7 +417,20 @@ def report_command(
         simyard bench report runs/ragen-oracle-20250101-120000 --format markdown
 
         simyard bench report runs/ragen-matrix-20250101-120000    # a matrix: a row per arm, a column per subset
+
+        simyard bench report runs/ragen-random-20250101 runs/ragen-oracle-20250101 --plot success.png
     """
+    if plot is not None:
+        from simyard.cli.plots import plot_runs
+
+        drawn = plot_runs(run_dirs, plot)
+        err_console.print(f"plot: {len(drawn.groups)} bar groups x {len(drawn.subsets)} subsets in {drawn.path}",
+                          markup=False, highlight=False)
+    for run_dir in run_dirs:
+        _report_one(run_dir, format)
+
+
+def _report_one(run_dir: Path, format: OutputFormat) -> None:
     from simyard.platform.matrix import is_matrix
     from simyard.platform.metrics import summarize
 

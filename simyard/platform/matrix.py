@@ -304,6 +304,7 @@ def run_matrix(
             the arm in progress is marked interrupted (resume the matrix to continue).
     """
     from simyard.platform.bench import run_bench
+    from simyard.platform.episode import Limits
     from simyard.platform.rundir import RUN_FILE, open_run
 
     if resume is not None:
@@ -328,8 +329,11 @@ def run_matrix(
         if begun:
             summary = run_bench(resume=where, progress=progress, **run_options)
         else:
+            shared = dict(plan.shared)
+            if isinstance(shared.get("limits"), dict):
+                shared["limits"] = Limits(**shared["limits"])
             summary = run_bench(arm.suite, arm.agent, arm.agent_options, out=where, progress=progress,
-                                **plan.shared, **run_options)
+                                **shared, **run_options)
         outcomes.append(ArmOutcome(arm, summary))
     return outcomes
 
