@@ -113,12 +113,32 @@ def episode_run(
 def episode_replay(
     episode_dir: Annotated[Path, typer.Argument(help="An episode directory inside a run (runs/.../episodes/ID), "
                                                      "or a run directory that holds one episode.")],
+    gif: Annotated[Path | None, typer.Option("--gif", help="Write the episode's saved frames as an animated GIF "
+                                             "instead of printing it.", show_default=False)] = None,
+    sheet: Annotated[Path | None, typer.Option("--sheet", help="Write a contact sheet of the saved frames (a PNG, "
+                                               "each tile labelled with its step).", show_default=False)] = None,
+    view: Annotated[str | None, typer.Option(help="Which camera view's frames to use.",
+                                             show_default="rgb, or the first view")] = None,
+    fps: Annotated[float, typer.Option(help="GIF frames per second.", callback=positive(
+        "--fps", "e.g. --fps 2", kind=float))] = 2.0,
 ) -> None:
-    """Print a recorded trajectory step by step.
+    """Print a recorded trajectory step by step, or turn its frames into a GIF or a contact sheet.
 
     Example: simyard episode replay runs/episode-sokoban-20261125-101500/episodes/sokoban-seed3__s3
+
+    Example: simyard episode replay runs/episode-household-.../episodes/eb-alfred-base-00__s0 --gif ep.gif
     """
-    replay_episode(episode_dir)
+    if gif is None and sheet is None:
+        replay_episode(episode_dir)
+        return
+    from simyard.cli.episode_pictures import episode_frames, write_gif, write_sheet
+
+    shown, frames = episode_frames(_episode_dir(episode_dir), view)
+    for path, write, what in ((gif, write_gif, "GIF"), (sheet, write_sheet, "contact sheet")):
+        if path is not None:
+            count, width, height = write(frames, path) if write is write_sheet else write_gif(frames, path, fps)
+            console.print(f"{what}: {count} frames of view {shown}, {width}x{height} px, in {path}", markup=False,
+                          highlight=False)
 
 
 # -------------------------------------------------------------------------------------------------- printing
