@@ -9,8 +9,8 @@ Printed figures, each beside its aim (issue 11):
   navigation start to the first frame decoded on screen (aim: under 1 s);
 * the run page of a synthetic 10,000-episode run (index rows written by the platform's `ResultsIndex`), from
   navigation start to the first page of the list on screen, table per world and subset included (aim: under 2 s);
-  the first load pays for reading and summarising the index once, later loads reuse it until the index changes,
-  so both are printed;
+  a load right after the index changed pays for reading and summarising it (the server also does that in the
+  background at start), later loads reuse it until the index changes, so both are printed;
 * the JSON API alone for the same two pages (what the server costs, without the browser).
 
 Needs /usr/bin/chromium and /usr/bin/chromedriver (Debian's chromium and chromium-driver) and selenium.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -147,13 +148,15 @@ def main() -> None:
             try:
                 episode_url = server.url + f"#/episode?refs=0:{name}"
                 list_url = server.url + "#/run/1"
+                # a new mtime makes the server read and summarise the index again, inside this page load
+                os.utime(big_path / "results.jsonl")
                 cold_list = page_load_s(driver, list_url, "listShown")
                 episode = [page_load_s(driver, episode_url, "firstFrame") for _ in range(args.loads)]
                 warm_list = [page_load_s(driver, list_url, "listShown") for _ in range(args.loads)]
             finally:
                 driver.quit()
             report(f"episode page, {STEPS} steps, {SIDE_PX}px frames, to first frame", episode, EPISODE_AIM_S)
-            report(f"run page, {EPISODES:,} episodes, first load (index read)", [cold_list], LIST_AIM_S)
+            report(f"run page, {EPISODES:,} episodes, index read on request", [cold_list], LIST_AIM_S)
             report(f"run page, {EPISODES:,} episodes, later loads", warm_list, LIST_AIM_S)
             api_episode = [api_s(server.url + f"api/runs/0/episodes/{name}") for _ in range(args.loads)]
             api_list = [api_s(server.url + "api/runs/1/episodes?success=no&subset=hard") for _ in range(args.loads)]

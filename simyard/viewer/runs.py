@@ -281,6 +281,7 @@ def paired(views: Sequence[RunView], only_differing: bool, offset: int = 0,
     if by_task:
         recorded = [{key[0]: row for key, row in run.items()} for run in recorded]
         keys = set(recorded[0]).intersection(*recorded[1:]) if recorded else set()
+        by_task = bool(keys)
     lines = []
     for key in sorted(keys, key=str):
         cells = [run[key] for run in recorded]

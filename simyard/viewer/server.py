@@ -21,6 +21,14 @@ def open_runs(paths: Sequence[str | Path]) -> list[RunView]:
     return [RunView(path, number) for number, path in enumerate(paths)]
 
 
+def _warm(views: Sequence[RunView]) -> None:
+    for view in views:
+        try:
+            view.summary_cells()
+        except Exception:  # noqa: BLE001 -- reported when the page asks for it
+            pass
+
+
 class ViewerServer:
     """The viewer over `paths`, listening on `host:port` (port 0: a free one) from construction on.
 
@@ -40,6 +48,9 @@ class ViewerServer:
                                hint="pick another --port (0 takes a free one), or stop what holds it") from None
         self.host, self.port = self.sock.getsockname()[:2]
         self.server = uvicorn_server(build_app(self.views), log_level=log_level)
+        # Read and summarise the indexes while the browser starts: a big run's first page then costs no more than
+        # any later one. A failure here is left for the page's own request to report.
+        threading.Thread(target=_warm, args=(self.views,), name="simyard-view-warm", daemon=True).start()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
