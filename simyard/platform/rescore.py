@@ -134,9 +134,8 @@ def _hook(registry: Any, world: str) -> Callable[..., Any] | None:
         cls = registry.world_class(world)
     except SimyardError:
         return None
-    if getattr(cls.rescore, "__func__", None) is Env.rescore.__func__:
-        return None
-    return cls.rescore
+    owner = next(klass for klass in cls.__mro__ if "rescore" in vars(klass))
+    return None if owner is Env else cls.rescore
 
 
 def _rescore_one(run: RunDir, result: EpisodeResult, hook: Callable[..., Any],
