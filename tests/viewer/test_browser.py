@@ -161,3 +161,23 @@ def test_a_run_being_written_refreshes_on_the_page(chromium, viewer, replying_ru
         handle.write("".join(index[4:]))
     wait_for(chromium, "#episodes tbody tr", count=6)  # the page polls; no reload
     assert "6 of 6 episodes recorded" in wait_for(chromium, "#run-status")[0].text
+
+
+def test_error_kind_filter_and_error_text_shown_as_typed(chromium, viewer, replying_run, copy_run):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    run = copy_run(replying_run)
+    rows = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
+    rows[1].update(status="agent_error", reason="agent_error", success=False,
+                   error="ValueError: <img src=x onerror=alert(1)> [bold]no action[/bold]")
+    (run / "results.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    server = viewer(run)
+    chromium.get(server.url + "#/run/0")
+    wait_for(chromium, "#episodes tbody tr", count=6)
+    Select(chromium.find_element(By.CSS_SELECTOR, "select[name=error_kind]")).select_by_value("ValueError")
+    wait_for(chromium, "main[data-shown*='error_kind=ValueError']")
+    (row,) = wait_for(chromium, "#episodes tbody tr", count=1)
+    assert row.get_attribute("data-name") == f"{rows[1]['task_id']}__s{rows[1]['seed']}"
+    assert "<img src=x onerror=alert(1)> [bold]no action[/bold]" in row.text
+    assert not chromium.find_elements(By.CSS_SELECTOR, "#episodes img")
