@@ -69,6 +69,8 @@ class GoldenResult:
     fix: str = ""
     differences: list[Difference] = field(default_factory=list)
     seconds: float = 0.0
+    #: The largest thumbnail difference seen (0-255) when frames were compared by thumbnail.
+    frame_gap: float = 0.0
 
 
 # ------------------------------------------------------------------------------------------------- golden files
@@ -200,10 +202,12 @@ def play(golden: dict[str, Any], stack: dict[str, Any] | None) -> GoldenResult:
             env = make(world, resources=resources, **golden["world_options"])
             try:
                 observation = env.reset(task, golden["seed"])
-                _compare_frames(golden["reset"]["frames"], _frames(observation), 0, exact, differences)
+                outcome.frame_gap = _compare_frames(golden["reset"]["frames"], _frames(observation), 0, exact,
+                                                    differences)
                 for number, expected in enumerate(golden["steps"], start=1):
                     got = _step_record(env.step(expected["action"]), expected["action"])
-                    _compare_step(expected, got, number, exact, differences)
+                    gap = _compare_step(expected, got, number, exact, differences)
+                    outcome.frame_gap = max(outcome.frame_gap, gap)
                     outcome.steps = number
                     if differences:
                         break  # later steps only repeat the first divergence
@@ -215,6 +219,8 @@ def play(golden: dict[str, Any], stack: dict[str, Any] | None) -> GoldenResult:
     except SimyardError as exc:
         outcome.status, outcome.reason = "failed", f"{type(exc).__name__}: {exc.message}"
         outcome.fix = exc.hint or _fix(golden, "")
+    if not exact and recorded_stack is not None:
+        outcome.comparison += f"; largest gap {outcome.frame_gap:.2f}/255"
     if differences:
         outcome.status = "failed"
         outcome.reason = differences[0].describe()
@@ -234,7 +240,16 @@ def _comparison_text(golden: dict[str, Any], exact: bool) -> str:
 
 
 def _fix(golden: dict[str, Any], field_name: str) -> str:
-    if field_name.startswith("frames") and "render" in golden.get("needs", []):
+    recorded = golden["made_with"].get("gl") or {}
+    remake = f"python -m simyard.doctor.make_golden {golden['name']}"
+    if field_name.endswith(".sha256"):
+        return (f"the same GL stack drew another picture: if the scene changed on purpose, regenerate ({remake}); "
+                f"else reinstall MuJoCo (pip install --force-reinstall mujoco=={recorded.get('mujoco', '?')})")
+    if field_name.endswith(".thumbnail"):
+        return (f"this GL stack draws differently from the recording's: compare exactly with "
+                f"MUJOCO_GL={recorded.get('backend', 'osmesa')} and mujoco=={recorded.get('mujoco', '?')} "
+                f"(recorded on {recorded.get('renderer', '?')}), or regenerate here ({remake})")
+    if field_name.startswith("frames"):
         return NEED_FIXES["render"]
     return _WORLD_FIX
 
@@ -250,26 +265,33 @@ def _task(golden: dict[str, Any]) -> Any:
 
 
 def _compare_step(expected: dict[str, Any], got: dict[str, Any], number: int, exact: bool,
-                  differences: list[Difference]) -> None:
+                  differences: list[Difference]) -> float:
+    """Compare one step's fields and frames; returns the largest thumbnail gap (0 when compared exactly)."""
     for key in ("reward", "terminated", "truncated", "valid", "success", "progress", "feedback"):
         _compare_value(expected[key], got[key], key, number, differences)
-    _compare_frames(expected["frames"], got["frames"], number, exact, differences)
+    return _compare_frames(expected["frames"], got["frames"], number, exact, differences)
 
 
 def _compare_frames(expected: dict[str, Any], got: dict[str, Any], number: int, exact: bool,
-                    differences: list[Difference]) -> None:
+                    differences: list[Difference]) -> float:
+    """Compare each view's fingerprint; returns the largest thumbnail gap (0 when compared exactly)."""
+    largest = 0.0
     if sorted(expected) != sorted(got):
         differences.append(Difference(number, "frames (views)", sorted(expected), sorted(got)))
-        return
+        return largest
     for view, want in expected.items():
         have = got[view]
         if want["shape"] != have["shape"]:
             differences.append(Difference(number, f"frames.{view}.shape", want["shape"], have["shape"]))
         elif exact and want["sha256"] != have["sha256"]:
             differences.append(Difference(number, f"frames.{view}.sha256", want["sha256"], have["sha256"]))
-        elif not exact and (gap := thumb_difference(want, have)) > THUMB_TOLERANCE:
-            differences.append(Difference(number, f"frames.{view}.thumbnail",
-                                          f"within {THUMB_TOLERANCE:g}/255", f"{gap:.1f}/255 apart"))
+        elif not exact:
+            gap = thumb_difference(want, have)
+            largest = max(largest, gap)
+            if gap > THUMB_TOLERANCE:
+                differences.append(Difference(number, f"frames.{view}.thumbnail",
+                                              f"within {THUMB_TOLERANCE:g}/255", f"{gap:.1f}/255 apart"))
+    return largest
 
 
 def _compare_value(expected: Any, got: Any, path: str, number: int | None, differences: list[Difference]) -> None:

@@ -5,6 +5,7 @@ The CLI runs in a subprocess: it fixes its process's GL backend, which must not 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -19,8 +20,8 @@ from simyard.doctor.golden import golden_dir, load_golden, play
 from simyard.doctor.make_golden import CATALOGUE
 
 
-def doctor(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "400"}  # no folding: cells stay greppable
+def doctor(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "600", **(env or {})}  # no folding: cells stay greppable
     return subprocess.run([sys.executable, "-m", "simyard", "doctor", *args], capture_output=True, text=True,
                           timeout=timeout, env=env)
 
@@ -59,8 +60,12 @@ def test_quick_doctor_passes_on_this_machine() -> None:
     for name in quick:
         (row,) = rows(run.stdout, name)
         assert row[2] == "passed", row
-    # Puzzles need nothing; the navigation golden was recorded here, so its frames compare byte for byte.
-    assert rows(run.stdout, "navigation")[0][4].startswith("exact frame hashes")
+    # Frames compare byte for byte exactly when this machine's GL stack is the one that recorded the golden.
+    here = subprocess.run([sys.executable, "-c", "import json; from simyard.doctor.stack import gl_stack; "
+                           "print(json.dumps(gl_stack()))"], capture_output=True, text=True, check=True)
+    same = json.loads(here.stdout) == load_golden(golden_dir() / "navigation.json")["made_with"]["gl"]
+    compared = rows(run.stdout, "navigation")[0][4]
+    assert compared.startswith("exact frame hashes" if same else "frame thumbnails"), compared
     assert "OK: 6 golden(s) reproduced, 0 failed, 0 skipped" in run.stdout
 
 
@@ -74,13 +79,32 @@ def test_tampered_frame_checksum_fails_naming_episode_step_and_field(tmp_path: P
     golden["steps"][2]["frames"]["rgb"]["sha256"] = "0" * 64
     path.write_text(json.dumps(golden))
 
-    run = doctor("--world", "navigation", "--goldens", str(folder))
+    run = doctor("--quick", "--world", "navigation", "--goldens", str(folder))
 
     assert run.returncode == 1, run.stdout + run.stderr
     (row,) = rows(run.stdout, "navigation")
     assert row[2] == "failed"
     assert row[5].startswith("step 3: frames.rgb.sha256: expected '0000"), row
     assert "FAILED: 0 golden(s) reproduced, 1 failed" in run.stdout
+
+
+def test_another_gl_stack_compares_thumbnails_and_a_tampered_one_fails(tmp_path: Path) -> None:
+    # Recorded with EGL here; OSMesa is another stack, so the player compares thumbnails, not hashes.
+    folder = copy_goldens(tmp_path, "navigation")
+    golden = json.loads((folder / "navigation.json").read_text())
+    golden["name"] = "navigation-tampered"
+    thumb = bytearray(base64.b64decode(golden["steps"][1]["frames"]["rgb"]["thumb"]))
+    golden["steps"][1]["frames"]["rgb"]["thumb"] = base64.b64encode(bytes(255 - v for v in thumb)).decode()
+    (folder / "navigation-tampered.json").write_text(json.dumps(golden))
+
+    run = doctor("--quick", "--goldens", str(folder), env={"MUJOCO_GL": "osmesa"})
+
+    assert run.returncode == 1, run.stdout + run.stderr
+    (kept,) = rows(run.stdout, "navigation")
+    assert kept[2] == "passed" and kept[4].startswith("frame thumbnails within 4/255"), kept
+    (tampered,) = rows(run.stdout, "navigation-tampered")
+    assert tampered[2] == "failed" and tampered[5].startswith("step 2: frames.rgb.thumbnail"), tampered
+    assert "MUJOCO_GL=egl" in tampered[6]
 
 
 def test_tampered_action_outcome_fails_naming_episode_step_and_field() -> None:
