@@ -163,6 +163,7 @@ def env_serve(
     options = options_for_world(parse_options(world_opt, "--world-opt"), world)
     server = EnvServer(world, options, max_sessions=max_sessions, idle_timeout_s=idle_timeout or None)
     sock = bind(host, port)
+    sock.listen(2048)  # clients that read the banner and connect at once wait in the backlog, not refused
     try:
         bound_host, bound_port = sock.getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
