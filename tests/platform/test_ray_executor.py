@@ -1,0 +1,275 @@
+"""The Ray executor on a real two-node Ray cluster, started by the test in a network namespace with only loopback.
+
+Ray binds to the machine's network address even when told 127.0.0.1; inside `unshare -n` (as root) the only
+interface is loopback, so the cluster and every driver (run with `nsenter` into the same namespace) talk over
+127.0.0.1 and no test traffic leaves it. HOME is a folder of the test's own, so a token another Ray left in
+~/.ray cannot reach this cluster.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+psutil = pytest.importorskip("psutil")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a network namespace (unshare -n)"),
+    pytest.mark.skipif(not all(shutil.which(tool) for tool in ("unshare", "nsenter", "ip")),
+                       reason="needs unshare, nsenter and ip (util-linux, iproute2)"),
+]
+
+PORT = 6379  # free by construction: the namespace is the cluster's alone
+SIMYARD = [sys.executable, "-m", "simyard"]
+
+SLOW_ORACLE = '''
+"""The oracle agent, slowed down so a run lasts long enough to lose a node (or its driver) in the middle."""
+import time
+
+import simyard
+from simyard.agents.baselines import OracleAgent
+
+
+class SlowOracle(OracleAgent):
+    def __init__(self, delay_s: float = 0.05, **options):
+        super().__init__(**options)
+        self.delay_s = delay_s
+
+    def act(self, obs):
+        time.sleep(self.delay_s)
+        return super().act(obs)
+
+
+simyard.register_agent("slow-oracle", SlowOracle)
+'''
+
+
+class LoopbackCluster:
+    """A head node (1 CPU) and a worker node (2 CPUs) in a network namespace that has only loopback."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.temp = Path(tempfile.mkdtemp(prefix="/tmp/syr"))  # Ray's socket paths must stay short
+        self.env = {**os.environ, "HOME": str(base / "home"), "RAY_USAGE_STATS_ENABLED": "0"}
+        (base / "home").mkdir()
+        self.holder = subprocess.Popen(["unshare", "-n", "sh", "-c", "ip link set lo up && exec sleep 3600"])
+        ours = os.readlink("/proc/self/ns/net")
+        deadline = time.monotonic() + 10
+        while _netns(self.holder.pid) in (None, ours) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.netns = _netns(self.holder.pid)
+        self.head_raylet: int | None = None
+
+    def command(self, *args: str) -> list[str]:
+        return ["nsenter", "-t", str(self.holder.pid), "-n", *args]
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(self.command(*args), env=self.env, capture_output=True, text=True, timeout=timeout,
+                              cwd=self.base)
+
+    def popen(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(self.command(*args), env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, cwd=self.base)
+
+    def start(self) -> None:
+        common = ["--node-ip-address=127.0.0.1", "--object-store-memory=80000000", "--disable-usage-stats"]
+        done = self.run("ray", "start", "--head", f"--port={PORT}", "--num-cpus=1", "--include-dashboard=false",
+                        f"--temp-dir={self.temp}", *common)
+        assert done.returncode == 0, done.stdout + done.stderr
+        self.head_raylet = self.raylets()[0]
+        self.start_worker_node()
+
+    def start_worker_node(self) -> None:
+        done = self.run("ray", "start", f"--address=127.0.0.1:{PORT}", "--num-cpus=2",
+                        "--node-ip-address=127.0.0.1", "--object-store-memory=80000000", "--disable-usage-stats")
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def pids(self) -> list[int]:
+        """Every process in the namespace: all of them started by this test."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != self.holder.pid and _netns(int(entry.name)) == self.netns:
+                found.append(int(entry.name))
+        return found
+
+    def raylets(self) -> list[int]:
+        return sorted(pid for pid in self.pids() if _name(pid) == "raylet")
+
+    def kill_worker_node(self) -> None:
+        """SIGKILL the worker node's raylet and everything under it (its actors' processes among them)."""
+        raylet = psutil.Process(next(pid for pid in self.raylets() if pid != self.head_raylet))
+        for process in [*raylet.children(recursive=True), raylet]:
+            process.kill()
+
+    def close(self) -> None:
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.holder.kill()
+        self.holder.wait()
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def _netns(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return None
+
+
+def _name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    base = tmp_path_factory.mktemp("ray")
+    (base / "slow_oracle.py").write_text(textwrap.dedent(SLOW_ORACLE))
+    cluster = LoopbackCluster(base)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _bench(cluster: LoopbackCluster, out: Path, *extra: str) -> list[str]:
+    return [*SIMYARD, "bench", "run", "ragen", "--executor", "ray", "--address", f"127.0.0.1:{PORT}",
+            "--out", str(out), *extra]
+
+
+def _rows(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines() if line.strip()]
+
+
+def _completed_once(run: Path, total: int) -> list[dict]:
+    """Every task of the run has exactly one `completed` row in the index; returns those rows."""
+    completed = [row for row in _rows(run) if row["status"] == "completed"]
+    counts = collections.Counter(row["task_id"] for row in completed)
+    assert len(counts) == total and set(counts.values()) == {1}, counts
+    return completed
+
+
+def _wait_for_rows(run: Path, count: int, process: subprocess.Popen, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        index = run / "results.jsonl"
+        if index.exists() and len(index.read_text().splitlines()) >= count:
+            return
+        assert process.poll() is None, process.stdout.read()
+        time.sleep(0.05)
+    raise AssertionError(f"no {count} rows in {timeout_s} s")
+
+
+def test_run_on_two_nodes_records_each_task_once_with_its_trajectory(cluster, tmp_path):
+    out = tmp_path / "run"
+    done = cluster.run(*_bench(cluster, out, "--agent", "oracle", "--limit", "12", "--workers", "3"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = _completed_once(out, 12)
+    assert all(row["success"] and row["attempts"] == 1 for row in rows)
+    # the driver wrote each trajectory the actors shipped back, ending with the row it recorded
+    for row in rows:
+        lines = (out / "episodes" / f"{row['task_id']}__s{row['seed']}" / "trajectory.jsonl").read_text().splitlines()
+        assert json.loads(lines[-1])["result"]["steps"] == row["steps"]
+    manifest = json.loads((out / "run.json").read_text())
+    assert (manifest["executor"], manifest["address"], manifest["status"]) == ("ray", f"127.0.0.1:{PORT}", "finished")
+
+
+def test_driver_killed_mid_run_then_resumed_finishes_every_task_once(cluster, tmp_path):
+    out = tmp_path / "run"
+    slow = ["--agent", "slow-oracle", "-o", "delay_s=0.1", "--import", str(cluster.base / "slow_oracle.py")]
+    driver = cluster.popen(*_bench(cluster, out, *slow, "--limit", "24", "--workers", "3"))
+    try:
+        _wait_for_rows(out, 4, driver)
+    finally:
+        driver.kill()  # SIGKILL: no chance to tidy up
+        driver.wait()
+    recorded = len(_rows(out))
+    assert recorded < 24
+    # --resume alone: the executor and address come from run.json
+    done = cluster.run(*SIMYARD, "bench", "run", "--resume", str(out), "--workers", "3")
+    assert done.returncode == 0, done.stdout + done.stderr
+    _completed_once(out, 24)
+    assert len(_rows(out)) == 24  # the first session's rows were kept, none run twice
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["executor"] == "ray" and manifest["status"] == "finished" and len(manifest["sessions"]) == 2
+
+
+def test_worker_node_killed_mid_run_loses_only_its_episodes_in_flight(cluster, tmp_path):
+    out = tmp_path / "run"
+    slow = ["--agent", "slow-oracle", "-o", "delay_s=0.1", "--import", str(cluster.base / "slow_oracle.py")]
+    driver = cluster.popen(*_bench(cluster, out, *slow, "--limit", "30", "--workers", "3"))
+    try:
+        _wait_for_rows(out, 6, driver)
+        cluster.kill_worker_node()
+        output, _ = driver.communicate(timeout=120)
+    finally:
+        driver.kill()
+    assert driver.returncode == 0, output
+    rows = _completed_once(out, 30)
+    assert len(_rows(out)) == 30
+    retried = [row for row in rows if row["attempts"] > 1]
+    # the worker node held two actors, each with an episode in flight: those (and only those) ran again
+    assert 1 <= len(retried) <= 2 * 2, [(row["task_id"], row["attempts"]) for row in rows]
+    assert all(row["success"] for row in rows)
+
+
+def test_an_address_nobody_answers_is_one_clear_line(cluster, tmp_path):
+    out = tmp_path / "run"
+    port = 1  # nothing listens there: a privileged port no Ray process of the namespace uses
+    started = time.monotonic()
+    done = cluster.run(*SIMYARD, "bench", "run", "ragen", "--agent", "oracle", "--limit", "2", "--executor", "ray",
+                       "--address", f"127.0.0.1:{port}", "--out", str(out), timeout=60)
+    assert time.monotonic() - started < 30
+    assert done.returncode == 2
+    assert f"the Ray cluster at 127.0.0.1:{port} did not answer" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not out.exists()  # nothing was recorded, so the new run's directory is not left behind
+
+
+SILENT_SERVER = '''
+import socket, sys, time
+from simyard.platform.episode import Limits
+from simyard.platform.errors import SimyardError
+from simyard.platform.executor import WorkerSpec
+from simyard.platform.ray_executor import RayExecutor
+
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(8)  # accepts TCP, never speaks Ray
+executor = RayExecutor(WorkerSpec(sys.argv[1], "oracle", {}, Limits()), 1, f"127.0.0.1:{server.getsockname()[1]}",
+                       connect_timeout_s=2)
+started = time.monotonic()
+try:
+    list(executor.results())
+except SimyardError as error:
+    print(f"{time.monotonic() - started:.1f}", error.message)
+executor.close()
+'''
+
+
+def test_a_server_that_accepts_but_never_speaks_ray_fails_within_the_timeout(cluster, tmp_path):
+    script = tmp_path / "silent.py"
+    script.write_text(SILENT_SERVER)
+    done = cluster.run(sys.executable, str(script), str(tmp_path), timeout=60)
+    elapsed, message = done.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert float(elapsed) < 10
+    assert message.endswith("did not answer within 2 s")
