@@ -51,10 +51,16 @@ def export_command(
 
         simyard bench export runs/ragen-oracle-20250101-120000 --format parquet --out ragen.parquet
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     from simyard.platform.export import export_run
 
     existing_run(run_dir)
-    report = export_run(run_dir, format.value, out)
+    with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), console=err_console,
+                  transient=True, disable=not err_console.is_terminal) as bar:
+        task = bar.add_task("export", total=None)
+        report = export_run(run_dir, format.value, out,
+                            progress=lambda done, total: bar.update(task, completed=done, total=total))
     unit = "trajectories" if format is ExportFormat.atif else "rows"
     line = Text(f"Wrote {report.written} {unit} to {report.out}")
     if report.frames:
@@ -84,7 +90,7 @@ def rescore_command(
 
     existing_run(run_dir)
     with Progress(TextColumn("rescoring"), BarColumn(), MofNCompleteColumn(), console=err_console,
-                  transient=True) as bar:
+                  transient=True, disable=not err_console.is_terminal) as bar:
         task = bar.add_task("rescore", total=None)
         report = rescore_run(run_dir, progress=lambda done, total: bar.update(task, completed=done, total=total))
     _print_rescore(report)

@@ -89,6 +89,7 @@ def test_every_atif_trajectory_validates_against_the_published_schema(run_path, 
         for exported, line in zip(trajectory.steps[1:], steps, strict=True):
             call = line["calls"][0]
             assert exported.message == call["text"]
+            assert exported.reasoning_content == f"turn {exported.step_id - 1} & <b>tags</b>"  # data, not markup
             assert exported.metrics.completion_token_ids == call["token_ids"]
             assert exported.metrics.logprobs == call["logprobs"]
             assert exported.metrics.prompt_tokens == call["prompt_tokens"]

@@ -8,6 +8,7 @@ what it skipped (`ExportReport.skipped`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -39,8 +40,11 @@ class ExportReport:
     skipped: list[str] = field(default_factory=list)
 
 
-def export_run(run_dir: str | Path, fmt: str, out: str | Path) -> ExportReport:
+def export_run(run_dir: str | Path, fmt: str, out: str | Path,
+               progress: Callable[[int, int], None] | None = None) -> ExportReport:
     """Export a run directory to `out` in `fmt` (`parquet`, `csv` or `atif`).
+
+    `progress(done, total)` follows an ATIF export episode by episode (a table is written in one go).
 
     Raises:
         ExportError: `fmt` is unknown, or `out` cannot be written (or lies among the run's recorded files).
@@ -58,7 +62,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path) -> ExportReport:
     if fmt == "atif":
         from simyard.platform.export.atif import export_atif
 
-        return export_atif(run, out)
+        return export_atif(run, out, progress)
     from simyard.platform.export.index_table import export_index
 
     return export_index(run, out, fmt)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +31,26 @@ from simyard.platform.rundir import RunDir, episode_dir_name
 #: The ATIF version these files declare.
 SCHEMA_VERSION = "ATIF-v1.6"
 TRAJECTORY_NAME = "trajectory.json"
+#: Where replies keep their reasoning: RAGEN's `<think>` block, EmbodiedBench's JSON key.
+_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
+_REASONING_KEY = "reasoning_and_reflection"
 _MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
                 ".webp": "image/webp"}
 
 
-def export_atif(run: RunDir, out: Path) -> ExportReport:
-    """Write one ATIF trajectory per recorded episode of `run` under the folder `out` (new or empty)."""
+def export_atif(run: RunDir, out: Path, progress: Callable[[int, int], None] | None = None) -> ExportReport:
+    """Write one ATIF trajectory per recorded episode of `run` under the folder `out` (new or empty).
+
+    `progress(done, total)` is called after each episode.
+    """
     _prepare_folder(out)
     report = ExportReport(out=out)
     results, report.skipped = readable_results(run)
     manifest = run.manifest
     agent = _agent(manifest)
-    for result in results:
+    for number, result in enumerate(results, start=1):
+        if progress is not None:
+            progress(number - 1, len(results))
         name = episode_dir_name(result.task_id, result.seed)
         lines, problem = readable_trajectory(run.episode_dir(result.task_id, result.seed))
         if lines is None:
@@ -117,6 +127,9 @@ def _agent_step(step_id: int, line: dict[str, Any], place: Any, totals: dict[str
         "source": "agent",
         "message": "\n\n".join(str(call.get("text") or "") for call in calls),
     }
+    reasoning = _reasoning(step["message"])
+    if reasoning:
+        step["reasoning_content"] = reasoning
     action = line.get("action")
     results: dict[str, Any] = {"content": _content([str(observation.get("text") or "")], observation.get("frames"),
                                                    place)}
@@ -129,6 +142,22 @@ def _agent_step(step_id: int, line: dict[str, Any], place: Any, totals: dict[str
     step["extra"] = {key: line.get(key) for key in ("index", "reward", "terminated", "truncated", "info",
                                                      "act_latency_s")}
     return step
+
+
+def _reasoning(reply: str) -> str | None:
+    """The reasoning a reply spells out (the `<think>` blocks of RAGEN's format, or EmbodiedBench's
+    `reasoning_and_reflection`), or None; the reply itself stays whole in `message`."""
+    blocks = [block.strip() for block in _THINK.findall(reply)]
+    if any(blocks):
+        return "\n\n".join(block for block in blocks if block)
+    if _REASONING_KEY in reply:
+        try:
+            parsed = json.loads(reply[reply.index("{"): reply.rindex("}") + 1])
+        except ValueError:
+            return None
+        value = parsed.get(_REASONING_KEY) if isinstance(parsed, dict) else None
+        return value if isinstance(value, str) and value.strip() else None
+    return None
 
 
 def _metrics(calls: list[dict[str, Any]], totals: dict[str, Any]) -> dict[str, Any]:
