@@ -26,6 +26,7 @@ from typing import Any
 from simyard.platform import registry, rundir
 from simyard.platform.adaptive import AdaptiveSettings, DecisionLog, parse_count, plan_counts
 from simyard.platform.api import Task
+from simyard.platform.cleanup import sweep_stale
 from simyard.platform.episode import EpisodeResult, Limits
 from simyard.platform.errors import SimyardError
 from simyard.platform.executor import EXECUTORS, Executor, WorkerSpec, make_executor, start_pool
@@ -286,6 +287,7 @@ def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, 
             status = "interrupted"
             raise
         finally:
+            sweep_stale()  # scratch left by workers that died during the run (their own close never ran)
             run.index.close()
             session.ended_at = manifest.ended_at = now_iso()
             session.status = manifest.status = status  # type: ignore[assignment]

@@ -23,6 +23,7 @@ from typing import Any
 from simyard.platform import registry
 from simyard.platform.adaptive import ConcurrencyController, DecisionLog
 from simyard.platform.api import Agent, Env, Task
+from simyard.platform.cleanup import Janitor, ScratchRoot
 from simyard.platform.episode import EndReason, EpisodeResult, Lane, Status, arun_episode_with
 from simyard.platform.errors import SimyardError, describe
 from simyard.platform.executor import Executor, Key, WorkerSpec
@@ -52,6 +53,7 @@ class _LaneState:
 
     def __init__(self, index: int, threaded: bool) -> None:
         self.index = index
+        self.recycle = False  # close the worlds once the episode in flight ends (the scratch is over budget)
         self.lane = Lane(threaded=threaded, name=f"simyard-lane-{index}")
         self.agent: Agent | None = None
         self.worlds: dict[str, Env] = {}
@@ -75,6 +77,8 @@ class EpisodeRunner:
         self._retired: list[Lane] = []  # lanes given up on, whose abandoned calls the watchdog still watches
         self._wedged = False
         self.on_decision = on_decision or (lambda record: None)
+        self.scratch: ScratchRoot | None = None
+        self.janitor: Janitor | None = None
         self.controller: ConcurrencyController | None = None
         if spec.adaptive is not None:
             self.controller = ConcurrencyController(spec.adaptive, on_decision=self.on_decision)
@@ -85,7 +89,13 @@ class EpisodeRunner:
         return self.controller.limit if self.controller is not None else self.spec.concurrency
 
     def open(self) -> None:
-        """Build one agent per lane; a failure here is a set-up error no episode can escape (a SimyardError)."""
+        """Build one agent per lane; a failure here is a set-up error no episode can escape (a SimyardError).
+
+        The process's scratch root is made first, so whatever the agents, worlds and their subprocesses put in the
+        temp directory is this run's, removed at `close` (`platform.cleanup`)."""
+        if self.scratch is None:
+            self.scratch = ScratchRoot()
+            self.janitor = Janitor(self.scratch.path)
         for index in range(self.width):
             self._lane(index)
 
@@ -119,7 +129,11 @@ class EpisodeRunner:
                 _close_quietly(state.agent, f"agent {self.spec.agent!r}", None)
             state.lane.close()
         self.lanes.clear()
-        self.resources.close()
+        try:
+            self.resources.close()
+        finally:
+            if self.scratch is not None:
+                self.scratch.close()
 
     async def run_items(
         self,
@@ -158,6 +172,7 @@ class EpisodeRunner:
                 finally:
                     busy -= 1
                 on_result(result)
+                self._tidy(state)
 
         running: dict[int, asyncio.Task[None]] = {}
         try:
@@ -222,6 +237,19 @@ class EpisodeRunner:
             except Exception as exc:
                 return f"world could not be built: {describe(exc)}"
         return state.worlds[task.world]
+
+    def _tidy(self, state: _LaneState) -> None:
+        """After an episode: when the scratch is over budget every lane recycles its worlds as its episode ends (a
+        world's close removes what it kept), so a long run's temp files stay bounded."""
+        if self.janitor is not None and self.janitor.episode_ended():
+            self.janitor.recycles += 1
+            for other in self.lanes:
+                other.recycle = True
+        if state.recycle:
+            state.recycle = False
+            for name, env in state.worlds.items():
+                _close_quietly(env, f"world {name!r}", state.lane)
+            state.worlds = {}
 
     def _replace_lane(self, state: _LaneState) -> None:
         old = state.lane
