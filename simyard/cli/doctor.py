@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from simyard.cli.common import console, err_console
+
+if TYPE_CHECKING:
+    from simyard.doctor.checks import Check
+    from simyard.doctor.diagnose import Diagnosis
+    from simyard.doctor.golden import GoldenResult
 
 _STYLES = {"ok": "green", "passed": "green", "missing": "yellow", "skipped": "yellow", "failed": "bold red"}
 
@@ -59,7 +64,7 @@ def _status(word: str) -> Text:
     return Text(word, style=_STYLES.get(word, ""))
 
 
-def _checks_table(checks: list, needed: set[str]) -> Table:
+def _checks_table(checks: list[Check], needed: set[str]) -> Table:
     table = Table(title="What this machine has", title_justify="left")
     for column in ("check", "status", "found", "used by", "fix"):
         table.add_column(column, overflow="fold")
@@ -69,7 +74,7 @@ def _checks_table(checks: list, needed: set[str]) -> Table:
     return table
 
 
-def _goldens_table(results: list) -> Table:
+def _goldens_table(results: list[GoldenResult]) -> Table:
     table = Table(title="Golden episodes", title_justify="left")
     for column in ("golden", "world", "result", "steps", "compared", "what differed / why", "fix"):
         table.add_column(column, overflow="fold")
@@ -79,7 +84,7 @@ def _goldens_table(results: list) -> Table:
     return table
 
 
-def _verdict(diagnosis) -> Text:
+def _verdict(diagnosis: Diagnosis) -> Text:
     counts = {word: sum(result.status == word for result in diagnosis.goldens)
               for word in ("passed", "failed", "skipped")}
     summary = f"{counts['passed']} golden(s) reproduced, {counts['failed']} failed, {counts['skipped']} skipped"

@@ -34,8 +34,8 @@ NEED_FIXES = {
     "bwrap": "`apt-get install bubblewrap` and allow user namespaces",
     "git": "`apt-get install git`",
 }
-_WORLD_FIX = "reinstall simyard (`pip install -e .`) or regenerate the goldens if the world changed on purpose " \
-             "(`python -m simyard.doctor.make_golden`)"
+_WORLD_FIX = ("reinstall simyard (`pip install -e .`) or regenerate the goldens if the world changed on purpose "
+              "(`python -m simyard.doctor.make_golden`)")
 
 
 class GoldenError(SimyardError):
@@ -196,6 +196,7 @@ def play(golden: dict[str, Any], stack: dict[str, Any] | None) -> GoldenResult:
     comparison = _comparison_text(golden, exact)
     outcome = GoldenResult(name, world, "passed", comparison=comparison)
     differences = outcome.differences
+    where = "reset"
     try:
         task = _task(golden)
         with Resources("doctor") as resources:
@@ -205,6 +206,7 @@ def play(golden: dict[str, Any], stack: dict[str, Any] | None) -> GoldenResult:
                 outcome.frame_gap = _compare_frames(golden["reset"]["frames"], _frames(observation), 0, exact,
                                                     differences)
                 for number, expected in enumerate(golden["steps"], start=1):
+                    where = f"step {number}"
                     got = _step_record(env.step(expected["action"]), expected["action"])
                     gap = _compare_step(expected, got, number, exact, differences)
                     outcome.frame_gap = max(outcome.frame_gap, gap)
@@ -212,13 +214,18 @@ def play(golden: dict[str, Any], stack: dict[str, Any] | None) -> GoldenResult:
                     if differences:
                         break  # later steps only repeat the first divergence
                 if not differences:
+                    where = "final"
                     state = _jsonable_state(env.state())
                     _compare_value(golden["final"]["state"], state, "state", None, differences)
             finally:
                 env.close()
     except SimyardError as exc:
-        outcome.status, outcome.reason = "failed", f"{type(exc).__name__}: {exc.message}"
+        outcome.status, outcome.reason = "failed", f"{where}: {type(exc).__name__}: {exc.message}"
         outcome.fix = exc.hint or _fix(golden, "")
+    except Exception as exc:  # noqa: BLE001 -- a world that crashes on a recorded action is a finding, not a crash
+        outcome.status = "failed"
+        outcome.reason = f"{where}: the world raised {type(exc).__name__}: {' '.join(str(exc).split())}"
+        outcome.fix = _WORLD_FIX
     if not exact and recorded_stack is not None:
         outcome.comparison += f"; largest gap {outcome.frame_gap:.2f}/255"
     if differences:
@@ -315,7 +322,7 @@ def _compare_value(expected: Any, got: Any, path: str, number: int | None, diffe
         if len(expected) != len(got):
             differences.append(Difference(number, f"{path} (length)", len(expected), len(got)))
             return
-        for index, (want, have) in enumerate(zip(expected, got)):
+        for index, (want, have) in enumerate(zip(expected, got, strict=True)):
             before = len(differences)
             _compare_value(want, have, f"{path}[{index}]", number, differences)
             if len(differences) > before:
