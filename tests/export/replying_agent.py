@@ -11,7 +11,8 @@ from simyard.platform.api import Agent, Decision, Env, ModelCall, Observation, W
 
 
 class ReplyingOracle(Agent, WorldAware):
-    """Plays the world's oracle one action a turn, reporting each turn as one model call."""
+    """Plays the world's oracle one action a turn, reporting each turn as one model call; its first reply of an
+    episode holds no usable action, as a model's reply sometimes does."""
 
     name = "replying-oracle"
 
@@ -27,6 +28,8 @@ class ReplyingOracle(Agent, WorldAware):
         call = ModelCall(text=f"<think>turn {self._turn} & <b>tags</b></think><answer>{action}</answer>",
                          prompt_tokens=40 + self._turn, completion_tokens=len(tokens), latency_s=0.01,
                          cost_usd=0.001, token_ids=tokens, logprobs=[-0.5, -0.25, -0.125], finish_reason="stop")
+        if self._turn == 1:  # a reply a format could not parse: an agent step with no tool call
+            return Decision(actions=[], calls=[call], error="the reply held no <answer>")
         return Decision(actions=[action], calls=[call])
 
 

@@ -93,8 +93,12 @@ def test_every_atif_trajectory_validates_against_the_published_schema(run_path, 
             assert exported.metrics.completion_token_ids == call["token_ids"]
             assert exported.metrics.logprobs == call["logprobs"]
             assert exported.metrics.prompt_tokens == call["prompt_tokens"]
+            if line["action"] is None:  # the reply held no usable action: nothing was called
+                assert exported.tool_calls is None and exported.observation.results[0].source_call_id is None
+                continue
             assert exported.tool_calls[0].arguments == {"action": line["action"]}
             assert exported.observation.results[0].source_call_id == exported.tool_calls[0].tool_call_id
+        assert steps[0]["action"] is None and steps[1]["action"] is not None
         assert trajectory.final_metrics.total_steps == len(trajectory.steps)
         assert trajectory.final_metrics.total_prompt_tokens == sum(line["calls"][0]["prompt_tokens"]
                                                                    for line in steps)
