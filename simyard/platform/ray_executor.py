@@ -18,6 +18,7 @@ Ray is imported only when a run uses this executor (`pip install 'simyard[ray]'`
 from __future__ import annotations
 
 import asyncio
+import math
 import shutil
 import socket
 import tempfile
@@ -201,6 +202,7 @@ class RayExecutor(Executor):
         self.attempts: dict[Key, int] = {}
         self.outstanding: set[Key] = set()
         self.actors: list[_Actor] = []
+        self.durations: list[float] = []
         self.startup_deaths = 0
         self.cancelled = False
         self._ray: Any = None
@@ -331,7 +333,7 @@ class RayExecutor(Executor):
     def _dispatch(self, actor: _Actor) -> None:
         if not actor.ready or actor.ended or self.cancelled:
             return
-        backlog = self.spec.concurrency + 1
+        backlog = self._chunk_size() + self.spec.concurrency
         chunk: list[Item] = []
         while self.pending and len(actor.assigned) + len(chunk) < backlog:
             chunk.append(self.pending.popleft())
@@ -339,6 +341,13 @@ class RayExecutor(Executor):
             for item in chunk:
                 actor.assigned[(item[0]["id"], item[1])] = item
             actor.handle.give.remote(chunk)
+
+    def _chunk_size(self) -> int:
+        """Tasks per `give`: about a tenth of a second of work, so quick episodes cost one call per many."""
+        if not self.durations:
+            return 1
+        recent = self.durations[-64:]
+        return max(1, min(64, math.ceil(0.1 / max(sum(recent) / len(recent), 1e-6))))
 
     def _end(self, actor: _Actor) -> None:
         """No more work for this actor: a working one finishes what it holds; one not yet placed is dropped."""
@@ -385,6 +394,7 @@ class RayExecutor(Executor):
         if key not in self.outstanding:
             return
         self.outstanding.discard(key)
+        self.durations.append(result.duration_s)
         self._write_files(key, files)
         result.attempts += self.attempts.get(key, 0)
         self._rows.append(result)
