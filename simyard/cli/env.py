@@ -136,6 +136,10 @@ def env_serve(
         "--max-sessions", "allow at least one session, e.g. --max-sessions 32"))] = 16,
     idle_timeout: Annotated[float, typer.Option("--idle-timeout", help="Seconds a session may sit unused before "
                                                 "it and its world are closed (0: never).", min=0)] = 300.0,
+    inline: Annotated[bool | None, typer.Option("--inline/--threads", help="Run world calls on the server's event "
+                                                "loop, or on a thread per session; default: inline when the "
+                                                "world's reset and step take under 1 ms at start-up.",
+                                                show_default="auto")] = None,
     imports: Annotated[list[str] | None, typer.Option("--import", help="Plugin module or .py file that registers "
                                                       "worlds (repeatable).")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level: warning, info, debug.")] = "warning",
@@ -161,7 +165,8 @@ def env_serve(
         raise SimyardError(f"--port {port} is not a port number", hint="use 1-65535, or 0 for a free one")
     import_plugins(imports or ())
     options = options_for_world(parse_options(world_opt, "--world-opt"), world)
-    server = EnvServer(world, options, max_sessions=max_sessions, idle_timeout_s=idle_timeout or None)
+    server = EnvServer(world, options, max_sessions=max_sessions, idle_timeout_s=idle_timeout or None,
+                       inline=inline)
     sock = bind(host, port)
     sock.listen(2048)  # clients that read the banner and connect at once wait in the backlog, not refused
     try:
@@ -169,7 +174,8 @@ def env_serve(
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         console.print(f"simyard env serve: {world!r} ({server.spec.kind} actions"
                       f"{', images' if server.views else ''}) at http://{shown}:{bound_port} "
-                      f"(WebSocket ws://{shown}:{bound_port}/ws), up to {max_sessions} sessions", markup=False)
+                      f"(WebSocket ws://{shown}:{bound_port}/ws), up to {max_sessions} sessions, "
+                      f"{server.threading}", markup=False)
         if host not in ("127.0.0.1", "localhost", "::1"):
             console.print(f"simyard env serve: listening on {host}: anyone who reaches it can use it (no auth)",
                           markup=False, style="yellow")

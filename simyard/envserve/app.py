@@ -70,6 +70,8 @@ class EnvServer:
         world_options: Its constructor options.
         max_sessions: Sessions at once; one more gets "busy" (HTTP 503, a WebSocket `CAPACITY_REACHED` error).
         idle_timeout_s: Sessions unused this long are closed with their worlds; None: never.
+        inline: Run world calls on the event loop rather than a thread per session (see `SessionPool`); None
+            decides from the start-up probe: inline when its reset and its median step each took under 1 ms.
 
     Raises:
         UnknownNameError: no world of that name (the hint lists the known ones).
@@ -77,17 +79,18 @@ class EnvServer:
     """
 
     def __init__(self, world: str, world_options: dict[str, Any] | None = None, max_sessions: int = 16,
-                 idle_timeout_s: float | None = 300.0) -> None:
+                 idle_timeout_s: float | None = 300.0, inline: bool | None = None) -> None:
         from simyard.platform import registry
 
         self.world = world
         self.world_options = dict(world_options or {})
         self.world_cls = registry.world_class(world)
         registry.check_world_options(world, self.world_options)
-        self.spec, self.views = self._probe()
+        self.spec, self.views, fast = self._probe()
         self.action_model = codec.action_model(self.spec)
         self.step_model = _step_body_model(self.action_model)
-        self.pool = SessionPool(self._make_world, max_sessions, idle_timeout_s)
+        self.inline = fast if inline is None else inline
+        self.pool = SessionPool(self._make_world, max_sessions, idle_timeout_s, inline=self.inline)
 
     def _make_world(self) -> Any:
         from simyard.platform import registry
@@ -105,10 +108,10 @@ class EnvServer:
                                hint=f"see `simyard env info {self.world}` for its options") from None
         try:
             try:
-                env.reset(self.world_cls.sample_task(0), seed=0)
+                fast = _is_fast(env, self.world_cls.sample_task(0))
             except NotImplementedError:
-                pass  # a world without a task generator: its spec must not need a reset
-            return env.action_spec(), tuple(env.views)
+                fast = False  # a world without a task generator: its spec must not need a reset
+            return env.action_spec(), tuple(env.views), fast
         finally:
             env.close()
 
@@ -165,6 +168,10 @@ class EnvServer:
     def health(self) -> dict[str, Any]:
         return {"status": "healthy", "sessions": len(self.pool.sessions), "max_sessions": self.pool.max_sessions,
                 "open_worlds": self.pool.open_worlds}
+
+    @property
+    def threading(self) -> str:
+        return "world calls on the event loop" if self.inline else "a thread per session"
 
     # ------------------------------------------------------------------------------------------------ HTTP
 
@@ -327,6 +334,35 @@ class EnvServer:
 
 
 # -------------------------------------------------------------------------------------------------- helpers
+
+
+_FAST_CALL_S = 0.001
+
+
+def _is_fast(env: Any, task: Any) -> bool:
+    """Whether a world's calls are so quick that a thread hop would cost more than the call: its second reset and
+    its median random step each under a millisecond (the first reset pays for imports and caches)."""
+    import numpy as np
+
+    env.reset(task, seed=0)
+    started = time.perf_counter()
+    env.reset(task, seed=1)
+    if time.perf_counter() - started > _FAST_CALL_S:
+        return False
+    rng = np.random.default_rng(0)
+    times = []
+    for _ in range(10):
+        try:
+            action = env.sample_action(rng)
+        except NotImplementedError:
+            return False
+        started = time.perf_counter()
+        result = env.step(action)
+        times.append(time.perf_counter() - started)
+        if result.terminated or result.truncated:
+            break
+    env.reset(task, seed=0)  # leave the probe as a fresh episode, in case its action spec depends on it
+    return sorted(times)[len(times) // 2] < _FAST_CALL_S
 
 
 class HTTPProblem(Exception):

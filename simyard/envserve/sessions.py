@@ -1,7 +1,8 @@
 """Sessions of `simyard env serve`: one world per session, a cap on how many, and a reaper for idle ones.
 
 Each session owns one world and one thread: the world is built, stepped and closed on that thread (an OpenGL
-context is bound to the thread that made it), and a session's calls run one at a time. A session that has not been
+context is bound to the thread that made it), and a session's calls run one at a time; worlds fast enough to gain
+nothing from a thread run on the event loop's instead (`inline`). A session that has not been
 used for `idle_timeout_s` is closed by the reaper, world and all: a client that vanished without closing its socket
 (a half-open TCP connection sends nothing, so the server never hears a disconnect) must not hold a slot for ever.
 Asking for a session beyond the cap raises `Busy` at once, never a wait in a queue.
@@ -56,11 +57,24 @@ class Session:
     closed_reason: str | None = None
     #: Called (on the event loop) when the reaper closes the session, so a WebSocket handler can hang up.
     on_reaped: Callable[[], Any] | None = None
-    executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "simyard-envserve-world"))
+    #: Run the world's calls on the event loop's thread rather than a thread of its own (see SessionPool).
+    inline: bool = False
+    executor: ThreadPoolExecutor | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        if not self.inline:
+            self.executor = ThreadPoolExecutor(1, "simyard-envserve-world")
 
     async def call(self, fn: Callable[..., Any], *args: Any, timeout_s: float | None = None) -> Any:
         """Run `fn(*args)` on the session's thread, one call at a time; raises SessionClosed or CallTimeout."""
+        if self.inline:  # nothing is awaited, so no other call of this session can interleave
+            if self.closed_reason is not None:
+                raise SessionClosed(self.closed_reason)
+            try:
+                return fn(*args)
+            finally:
+                self.last_active = time.monotonic()
         async with self.lock:
             if self.closed_reason is not None:
                 raise SessionClosed(self.closed_reason)
@@ -83,10 +97,15 @@ class SessionPool:
         factory: Builds one fresh world (called on the new session's thread).
         max_sessions: Sessions open at once at most; one more is refused with `Busy`.
         idle_timeout_s: A session unused this long is closed; None keeps sessions until their client closes them.
+        inline: Run every world's calls on the event loop's own thread: for worlds whose calls take microseconds
+            (the puzzles), a hop to a session thread and back costs more than the call. A slow call then stalls
+            every session, and `timeout_s` cannot be enforced, so the server chooses this only for fast worlds.
     """
 
-    def __init__(self, factory: Callable[[], Env], max_sessions: int, idle_timeout_s: float | None) -> None:
+    def __init__(self, factory: Callable[[], Env], max_sessions: int, idle_timeout_s: float | None,
+                 inline: bool = False) -> None:
         self.factory = factory
+        self.inline = inline
         self.max_sessions = max_sessions
         self.idle_timeout_s = idle_timeout_s
         self.sessions: dict[str, Session] = {}
@@ -107,13 +126,14 @@ class SessionPool:
         """A new session with its world built; raises `Busy` when every slot is taken."""
         if len(self.sessions) >= self.max_sessions:
             raise Busy(len(self.sessions), self.max_sessions)
-        session = Session(session_id or uuid.uuid4().hex)
+        session = Session(session_id or uuid.uuid4().hex, inline=self.inline)
         self.sessions[session.id] = session  # the slot is taken before the (maybe slow) build, so the cap holds
         try:
             session.env = await session.call(self._build)
         except BaseException:
             self.sessions.pop(session.id, None)
-            session.executor.shutdown(wait=False)
+            if session.executor is not None:
+                session.executor.shutdown(wait=False)
             raise
         return session
 
@@ -131,6 +151,10 @@ class SessionPool:
             return
         session.closed_reason = reason
         env, session.env = session.env, None
+        if session.executor is None:
+            if env is not None:
+                self._close_world(env)
+            return
         if env is not None:
             future = asyncio.wrap_future(session.executor.submit(self._close_world, env))
             if not session.lock.locked():

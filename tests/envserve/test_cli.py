@@ -12,7 +12,6 @@ import sys
 import pytest
 
 from simyard.platform import registry
-
 from tests.cli.test_cli import REPO, simyard
 
 openenv_client = pytest.importorskip("openenv.core.generic_client")

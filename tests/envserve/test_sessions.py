@@ -24,8 +24,9 @@ def talk(socket, message: dict) -> dict:
     return json.loads(socket.recv(timeout=10))
 
 
-def test_a_silent_client_is_reaped_with_its_world_and_its_slot_is_free_again(counting_world):
-    with served(COUNTING, max_sessions=1, idle_timeout_s=0.3) as running:
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "threads"])
+def test_a_silent_client_is_reaped_with_its_world_and_its_slot_is_free_again(counting_world, inline):
+    with served(COUNTING, max_sessions=1, idle_timeout_s=0.3, inline=inline) as running:
         # a peer that stops talking looks, to the server, like a half-open socket: it hears nothing either way
         with connect(ws_url(running)) as silent:
             assert talk(silent, {"type": "reset", "data": {"seed": 1}})["type"] == "observation"
@@ -54,8 +55,9 @@ def test_a_busy_server_answers_capacity_reached_at_once_over_websocket_and_503_o
         assert httpx.post(running.base_url + "/reset", json={}).status_code == 200  # free again
 
 
-def test_a_client_that_drops_mid_episode_leaves_no_world_open(counting_world):
-    with served(COUNTING, max_sessions=4, idle_timeout_s=None) as running:
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "threads"])
+def test_a_client_that_drops_mid_episode_leaves_no_world_open(counting_world, inline):
+    with served(COUNTING, max_sessions=4, idle_timeout_s=None, inline=inline) as running:
         for _ in range(3):
             with connect(ws_url(running)) as socket:
                 talk(socket, {"type": "reset", "data": {"seed": 0}})
