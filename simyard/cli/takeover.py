@@ -191,7 +191,8 @@ class AsyncTakeoverAgent(TakeoverAgent):
 
     async def act(self, observation: Observation) -> Decision:  # type: ignore[override]
         try:
-            proposal = as_decision(await self.model.act(observation), self.spec)
+            pending: Any = self.model.act(observation)  # a coroutine: `takeover_agent` chose this class for it
+            proposal = as_decision(await pending, self.spec)
         except KeyboardInterrupt:
             raise self._quit() from None
         return self.decide(observation, proposal)

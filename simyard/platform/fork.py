@@ -52,7 +52,8 @@ class ForkPoint:
 
     def parent(self) -> dict[str, Any]:
         """What the new trajectory records about where it came from."""
-        return {"episode": str(self.episode_dir.resolve()), "step": self.step, "task_id": self.task.id, "seed": self.seed}
+        return {"episode": str(self.episode_dir.resolve()), "step": self.step, "task_id": self.task.id,
+                "seed": self.seed}
 
 
 def load_fork_point(episode_dir: str | Path, step: int) -> ForkPoint:
@@ -286,7 +287,8 @@ class AsyncForkAgent(ForkAgent):
     async def act(self, observation: Observation) -> Any:  # type: ignore[override]
         if self.replaying():
             return self.recorded_decision()
-        return await self.successor.act(observation)
+        pending: Any = self.successor.act(observation)  # a coroutine: `fork_agent` chose this class for it
+        return await pending
 
 
 def fork_agent(point: ForkPoint, successor: Agent, on_handover: Callable[[], None] | None = None) -> ForkAgent:

@@ -97,3 +97,30 @@ def test_a_second_ctrl_c_quits_and_the_episode_is_recorded_to_its_end(tmp_path):
     assert end["result"]["steps"] == len([line for line in lines if line["type"] == "step"]) >= 2
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "finished"
+
+
+def test_taking_over_the_openai_agent_keeps_its_model_call_with_the_human_step(tmp_path):
+    """The async path: the model is the openai agent talking over HTTP to a local server that answers in 0.4 s."""
+    from tests.agents.chat_server import ChatServer, Reply
+
+    out = tmp_path / "run"
+    with ChatServer(default=Reply(content="<answer>Up</answer>", delay_s=0.4, completion_tokens=7)) as server:
+        env = {**os.environ, "COLUMNS": "200", "TERM": "dumb", "PYTHONPATH": str(REPO), "OPENAI_API_KEY": "test"}
+        child = pexpect.spawn(sys.executable, ["-m", "simyard", "episode", "run", "sokoban", "--seed", "3",
+                                               "--agent", "openai", "--base-url", server.base_url, "--model", "m",
+                                               "--max-steps", "3", "--out", str(out)],
+                              encoding="utf-8", timeout=60, env=env, cwd=str(tmp_path), dimensions=(50, 200))
+        child.expect("step 1 ")
+        child.sendintr()
+        child.expect("model proposes: Up")
+        child.expect("action> ")
+        child.send(CLEAR_LINE + "Down\r")
+        child.expect("action='Down'")
+        child.expect("action> ")
+        child.send(CLEAR_LINE + ":c\r")
+        child.expect(pexpect.EOF)
+        child.close()
+    assert child.exitstatus == 0
+    steps = [line for line in trajectory(out) if line["type"] == "step"]
+    assert [(step["action"], step.get("by")) for step in steps] == [("Up", None), ("Down", "human"), ("Up", None)]
+    assert steps[1]["calls"][0]["completion_tokens"] == 7, "the model's call is still accounted to its turn"
