@@ -127,8 +127,8 @@ def test_an_episode_whose_replay_disagrees_with_its_record_is_named_and_kept(puz
     assert len(report.after) == len(report.before) and report.rescored == len(report.before) - 2
 
 
-def test_household_worlds_are_rescored_by_replay(tmp_path):
-    for suite in ("eb-alfred", "eb-habitat"):
+def test_household_and_navigation_worlds_are_rescored_by_replay(tmp_path):
+    for suite in ("eb-alfred", "eb-habitat", "eb-navigation"):
         run_bench(suite, "oracle", out=tmp_path / suite, limit=2, world_options={"render": "none"})
         report = rescore_run(tmp_path / suite)
         assert report.rescored == 2 and report.changes == [] and report.failed == []

@@ -28,6 +28,7 @@ kitchen and the start, so the same task gives the same frames, byte for byte.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,14 @@ class NavigationEnv(Env):
     name = "navigation"
     views = ("rgb", "top")
     config_model = NavigationConfig
+
+    @classmethod
+    def rescore(cls, task: Task, seed: int | None, steps: Sequence[Mapping[str, Any]]) -> tuple[bool, float]:
+        """`simyard bench rescore`: moves are kinematic and deterministic given task and seed, so the recorded
+        actions are replayed on a fresh world with the current rules, without pictures (they never move the agent)."""
+        from simyard.platform.rescore import replay_score
+
+        return replay_score(cls(render="none"), task, seed, steps)
 
     def __init__(
         self,
