@@ -20,11 +20,12 @@ _STYLES = {"ok": "green", "passed": "green", "missing": "yellow", "skipped": "ye
 
 
 def doctor(
-    quick: Annotated[bool, typer.Option("--quick", help="Only the quick goldens (puzzles, a household episode, a "
-                                        "navigation episode with frames) and no container or cluster start-up.")]
-    = False,
-    world: Annotated[list[str] | None, typer.Option("--world", help="Play only this world's goldens (repeatable); "
-                                                    "only the checks they need decide the exit code.")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Cheap checks (no container or cluster start-up) and, "
+                                        "without --world, only the quick goldens (puzzles, a household episode, a "
+                                        "navigation episode with frames).")] = False,
+    world: Annotated[list[str] | None, typer.Option("--world", help="Play all of this world's goldens and no others "
+                                                    "(repeatable); only the checks they need decide the exit "
+                                                    "code.")] = None,
     goldens: Annotated[Path | None, typer.Option("--goldens", help="A folder of golden files to play instead of "
                                                  "the shipped ones (as written by python -m "
                                                  "simyard.doctor.make_golden --out DIR).")] = None,
@@ -51,8 +52,7 @@ def doctor(
             quick=quick,
             worlds=world,
             golden_folder=goldens,
-            on_check=lambda check: status.update(f"checked {check.name}: {check.status}"),
-            on_golden=lambda result: status.update(f"golden {result.name}: {result.status}"),
+            progress=lambda text: status.update(Text(text)),
         )
     console.print(_checks_table(diagnosis.checks, diagnosis.needed))
     console.print(_goldens_table(diagnosis.goldens))

@@ -37,7 +37,7 @@ class Diagnosis:
 
 
 def select_goldens(goldens: list[dict[str, Any]], quick: bool, worlds: list[str] | None) -> list[dict[str, Any]]:
-    """The goldens to play: the quick ones with `quick`, those of `worlds` when given.
+    """The goldens to play: those of `worlds` when given (all of theirs), else the quick ones with `quick`.
 
     Raises:
         UnknownNameError: a world no golden covers.
@@ -48,7 +48,7 @@ def select_goldens(goldens: list[dict[str, Any]], quick: bool, worlds: list[str]
         if unknown:
             raise UnknownNameError(f"no golden episode for world {', '.join(map(repr, unknown))}",
                                    hint=f"worlds with goldens: {', '.join(known)}")
-        goldens = [golden for golden in goldens if golden["world"] in worlds]
+        return [golden for golden in goldens if golden["world"] in worlds]
     return [golden for golden in goldens if golden["quick"]] if quick else goldens
 
 
@@ -56,28 +56,25 @@ def diagnose(
     quick: bool = False,
     worlds: list[str] | None = None,
     golden_folder: Path | None = None,
-    on_check: Callable[[Check], None] | None = None,
-    on_golden: Callable[[GoldenResult], None] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Diagnosis:
-    """Run every check, then play the selected goldens; the callbacks see each result as it comes (progress)."""
+    """Run every check, then play the selected goldens; `progress` is told what is being done now."""
     selected = select_goldens(load_goldens(golden_folder), quick, worlds)
     diagnosis = Diagnosis()
-    for run_check in all_checks(quick):
+    say = progress or (lambda text: None)
+    checks = all_checks(quick)
+    for number, run_check in enumerate(checks, start=1):
+        say(f"checking this machine ({number}/{len(checks)})")
         found = run_check()
-        for check in found if isinstance(found, list) else [found]:
-            diagnosis.checks.append(check)
-            if on_check is not None:
-                on_check(check)
+        diagnosis.checks.extend(found if isinstance(found, list) else [found])
     by_need = available(diagnosis.checks)
     needs = {need for golden in selected for need in golden["needs"]}
     diagnosis.needed = {check.name for check in diagnosis.checks} if not worlds else {
         check.name for need, check in by_need.items() if need in needs}
     stack = _stack(by_need)
-    for golden in selected:
-        result = _skipped(golden, by_need) or play(golden, stack)
-        diagnosis.goldens.append(result)
-        if on_golden is not None:
-            on_golden(result)
+    for number, golden in enumerate(selected, start=1):
+        say(f"playing golden {golden['name']} ({number}/{len(selected)})")
+        diagnosis.goldens.append(_skipped(golden, by_need) or play(golden, stack))
     return diagnosis
 
 

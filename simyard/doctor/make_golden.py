@@ -47,6 +47,8 @@ CATALOGUE = (
           needs=("render", "franka")),
     Entry("syncmind", "syncmind-mini", "mini0__callee__tinykit.ledger__Ledger.add__0cadb1e2ed__tests.test_ledger__"
           "independent", {"sandbox": "bwrap"}, needs=("bwrap", "git"), from_suite=True),
+    Entry("syncmind-docker", "syncmind-mini", "mini0__caller__tests.test_shapes__expected_area__0cadb1e2ed__"
+          "collaborative", {"sandbox": "docker"}, needs=("docker", "git"), from_suite=True),
 )
 
 

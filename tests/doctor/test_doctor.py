@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -139,6 +140,22 @@ def test_replayed_action_that_no_longer_succeeds_is_reported() -> None:
     assert result.status == "failed"
     assert result.differences[0].step == 1
     assert result.differences[0].field in {"reward", "success"}
+
+
+def test_a_stopped_docker_daemon_skips_the_docker_golden_and_the_run_still_passes() -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on: the daemon is "not started"
+        probe.bind(("127.0.0.1", 0))
+        closed = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+
+    run = doctor("--quick", "--world", "syncmind", env={"DOCKER_HOST": closed})
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    (daemon,) = rows(run.stdout, "Docker daemon")
+    assert daemon[1] == "missing" and "start dockerd" in daemon[4]
+    assert rows(run.stdout, "syncmind")[0][2] == "passed"
+    (skipped,) = rows(run.stdout, "syncmind-docker")
+    assert skipped[2] == "skipped" and skipped[5].startswith("needs docker (Docker daemon missing"), skipped
+    assert "start dockerd" in skipped[6]
 
 
 def test_goldens_whose_needs_are_missing_are_skipped_with_the_fix() -> None:
