@@ -86,7 +86,7 @@ class EnvServer:
         self.world_options = dict(world_options or {})
         self.world_cls = registry.world_class(world)
         registry.check_world_options(world, self.world_options)
-        self.spec, self.views, fast = self._probe()
+        self.spec, self.views, fast = self._probe(time_it=inline is None)
         self.action_model = codec.action_model(self.spec)
         self.step_model = _step_body_model(self.action_model)
         self.inline = fast if inline is None else inline
@@ -97,7 +97,7 @@ class EnvServer:
 
         return registry.make(self.world, **self.world_options)
 
-    def _probe(self) -> tuple[ActionSpec, tuple[str, ...]]:
+    def _probe(self, time_it: bool) -> tuple[ActionSpec, tuple[str, ...], bool]:
         """Build one world at start-up: bad options fail here, once, and `/schema` gets the world's action spec."""
         try:
             env = self._make_world()
@@ -107,10 +107,15 @@ class EnvServer:
             raise SimyardError(f"world {self.world!r} cannot be built with options {self.world_options}: {exc}",
                                hint=f"see `simyard env info {self.world}` for its options") from None
         try:
+            fast = False
             try:
-                fast = _is_fast(env, self.world_cls.sample_task(0))
+                task = self.world_cls.sample_task(0)
             except NotImplementedError:
-                fast = False  # a world without a task generator: its spec must not need a reset
+                task = None  # a world without a task generator: its spec must not need a reset
+            if task is not None:
+                env.reset(task, seed=0)
+                if time_it:
+                    fast = _is_fast(env, task)
             return env.action_spec(), tuple(env.views), fast
         finally:
             env.close()
@@ -344,24 +349,24 @@ def _is_fast(env: Any, task: Any) -> bool:
     its median random step each under a millisecond (the first reset pays for imports and caches)."""
     import numpy as np
 
-    env.reset(task, seed=0)
     started = time.perf_counter()
     env.reset(task, seed=1)
     if time.perf_counter() - started > _FAST_CALL_S:
         return False
     rng = np.random.default_rng(0)
     times = []
-    for _ in range(10):
-        try:
+    try:
+        for _ in range(10):
             action = env.sample_action(rng)
-        except NotImplementedError:
-            return False
-        started = time.perf_counter()
-        result = env.step(action)
-        times.append(time.perf_counter() - started)
-        if result.terminated or result.truncated:
-            break
-    env.reset(task, seed=0)  # leave the probe as a fresh episode, in case its action spec depends on it
+            started = time.perf_counter()
+            result = env.step(action)
+            times.append(time.perf_counter() - started)
+            if result.terminated or result.truncated:
+                break
+    except Exception:  # noqa: BLE001 (no random actions, or a world that fails on one: give it threads, serve it)
+        return False
+    finally:
+        env.reset(task, seed=0)  # leave the probe as a fresh episode, in case its action spec depends on it
     return sorted(times)[len(times) // 2] < _FAST_CALL_S
 
 

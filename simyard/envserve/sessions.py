@@ -59,6 +59,8 @@ class Session:
     on_reaped: Callable[[], Any] | None = None
     #: Run the world's calls on the event loop's thread rather than a thread of its own (see SessionPool).
     inline: bool = False
+    #: A call ran past its timeout and may still hold the session's thread.
+    stuck: bool = False
     executor: ThreadPoolExecutor | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -84,6 +86,7 @@ class Session:
                     return await future
                 return await asyncio.wait_for(future, timeout_s)
             except TimeoutError:
+                self.stuck = True
                 raise CallTimeout(f"the world took longer than timeout_s={timeout_s:g}; the session was closed "
                                   f"(its world may still be busy)") from None
             finally:
@@ -157,8 +160,8 @@ class SessionPool:
             return
         if env is not None:
             future = asyncio.wrap_future(session.executor.submit(self._close_world, env))
-            if not session.lock.locked():
-                await future  # otherwise a stuck call holds the thread: the close runs when it returns
+            if not (session.lock.locked() or session.stuck):
+                await future  # otherwise a call holds the thread: the close runs when it returns
         session.executor.shutdown(wait=False)
 
     def _close_world(self, env: Env) -> None:

@@ -4,15 +4,19 @@ naming the field, the session still usable), steps out of turn."""
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
 from websockets.sync.client import connect
 
 from simyard.envserve.app import EnvServer
+from simyard.platform import registry
+from simyard.platform.api import Task
 from simyard.platform.errors import UnknownNameError
 from tests.cli.test_cli import simyard
-from tests.envserve.conftest import served
+from tests.envserve.conftest import served, wait_until
+from tests.kind_worlds import ChoiceWorld
 
 
 def test_an_unknown_world_is_refused_at_start_up_with_the_known_worlds_listed():
@@ -70,3 +74,49 @@ def test_steps_out_of_turn_are_refused_with_what_to_do():
         assert late.status_code == 409 and "episode is over" in late.json()["message"]
         wrong = http.post("/reset", json={"task": {"id": "x", "world": "sokoban"}})
         assert wrong.status_code == 422 and "this server serves 'bandit'" in wrong.json()["message"]
+
+
+class MoodyWorld(ChoiceWorld):
+    """The skills world, except that skill 1 raises inside the world and skill 2 takes 2 s."""
+
+    name = "envserve-moody"
+
+    def step(self, action):
+        if action == 1:
+            raise RuntimeError("the simulator fell over")
+        if action == 2:
+            time.sleep(2)
+        return super().step(action)
+
+    @classmethod
+    def sample_task(cls, seed: int) -> Task:
+        return Task(id=f"moody-{seed}", world=cls.name)
+
+
+@pytest.fixture
+def moody_world():
+    registry.register_world(MoodyWorld.name, MoodyWorld)
+    try:
+        yield MoodyWorld.name
+    finally:
+        registry._tables["world"].pop(MoodyWorld.name, None)
+
+
+def test_a_world_that_raises_is_a_500_and_the_session_goes_on(moody_world):
+    with served(moody_world, inline=False) as running, httpx.Client(base_url=running.base_url) as http:
+        http.post("/reset", json={"seed": 0})
+        broken = http.post("/step", json={"action": {"action": 1}})
+        assert broken.status_code == 500 and "RuntimeError: the simulator fell over" in broken.json()["message"]
+        assert http.post("/step", json={"action": {"action": 0}}).status_code == 200
+
+
+def test_a_step_past_its_timeout_is_a_504_and_closes_the_session(moody_world):
+    with served(moody_world, inline=False) as running, httpx.Client(base_url=running.base_url) as http:
+        http.post("/reset", json={"seed": 0})
+        started = time.monotonic()
+        slow = http.post("/step", json={"action": {"action": 2}, "timeout_s": 0.2})
+        assert slow.status_code == 504 and "timeout_s=0.2" in slow.json()["message"]
+        assert time.monotonic() - started < 1.5
+        after = http.post("/step", json={"action": {"action": 0}})
+        assert after.status_code == 409 and "send a reset first" in after.json()["message"]
+        assert wait_until(lambda: running.pool.open_worlds == 0, timeout_s=5)  # closed once the slow step returned
