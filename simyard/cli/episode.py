@@ -276,8 +276,17 @@ def run_fork(from_episode: Path | None, step: int | None, world: str | None, age
     episode_dir = _episode_dir(from_episode)
     run_path = episode_dir.parent.parent
     if (run_path / RUN_FILE).is_file():
-        import_plugins(RunDir(run_path).manifest.config.imports)  # the parent's plugin worlds and agents
+        config = RunDir(run_path).manifest.config
+        import_plugins(config.imports)  # the parent's plugin worlds and agents
+        parent = config.episode_limits()  # a bench run's caps hold in its forks unless overridden
+        limits = Limits(max_steps=limits.max_steps or parent.max_steps,
+                        max_invalid=limits.max_invalid if limits.max_invalid is not None else parent.max_invalid,
+                        time_limit_s=limits.time_limit_s or parent.time_limit_s)
     point = load_fork_point(episode_dir, step)
+    cap = limits.max_steps or point.task.max_steps
+    if cap <= step:
+        raise SimyardError(f"the step cap is {cap}, so a fork at step {step} would leave the new agent no step",
+                           hint=f"raise it, e.g. --max-steps {step + point.task.max_steps}")
     if world is not None and world != point.task.world:
         raise SimyardError(f"the episode {episode_dir.name} is of world {point.task.world!r}, not {world!r}",
                            hint="drop the world name when forking: the episode's own world is used")

@@ -128,3 +128,14 @@ def test_choosing_another_task_or_seed_while_forking_is_refused(tmp_path, flag):
     parent = record(tmp_path, "parent", "sokoban", "--seed", "3", "--agent", "random", "--max-steps", "3")
     result = CliRunner().invoke(app, ["episode", "run", "--from", str(parent), "--step", "1", *flag])
     assert result.exit_code != 0 and "cannot be used with --from" in str(result.exception)
+
+
+def test_a_fork_beyond_the_tasks_step_cap_asks_for_a_higher_cap_and_then_plays_on(tmp_path):
+    parent = record(tmp_path, "parent", "sokoban", "--seed", "3", "--agent", "random", "--max-steps", "12")
+    result = CliRunner().invoke(app, ["episode", "run", "--from", str(parent), "--step", "11"])
+    assert result.exit_code != 0 and "the step cap is 10" in str(result.exception)
+    assert "--max-steps" in result.exception.hint
+    cli("episode", "run", "--from", str(parent), "--step", "11", "--agent", "random", "--max-steps", "13",
+        "--out", str(tmp_path / "fork"))
+    forked = steps(next((tmp_path / "fork" / "episodes").iterdir()))
+    assert [step.get("by") for step in forked] == ["replay"] * 11 + [None, None]
