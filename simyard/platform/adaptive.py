@@ -9,8 +9,8 @@
   quarter off; so does CPU busy past `cpu_high` while this process itself uses more than half a core (on a shared
   machine, CPU that others use is not ours to free, and a process waiting on a model server adds none); CPU past
   `cpu_busy` stops growth, under the same condition;
-* otherwise, when every lane was busy and work is waiting, it grows: doubling until the first back-off (as TCP's slow
-  start), then one at a time;
+* otherwise, when every lane was busy and work is waiting, it grows: doubling until the server first pushes back
+  (as TCP's slow start), then one at a time;
 
 never past the ceiling (`--max-concurrency`) nor below 1. Every change is a decision record (the new limit, why,
 and what was measured), written to `concurrency.jsonl` in the run directory and logged on `simyard.adaptive` (shown
@@ -87,7 +87,8 @@ class AdaptiveSettings:
     Attributes:
         ceiling: Episodes in flight this process never exceeds.
         start: Episodes in flight to begin with.
-        interval_s: Seconds between decisions.
+        interval_s: Seconds between decisions at most (sooner once as many episodes ended as are in flight).
+        min_gap_s: Seconds between decisions at least.
         latency_factor: Replies this many times slower than the fastest interval seen mean the server is queueing.
         cpu_high, cpu_busy: CPU percentages past which to shrink, and past which not to grow.
         min_free: Fraction of memory, disk and GPU memory that must stay free.
@@ -97,6 +98,7 @@ class AdaptiveSettings:
     ceiling: int
     start: int
     interval_s: float = 0.5
+    min_gap_s: float = 0.1
     latency_factor: float = 2.0
     cpu_high: float = 95.0
     cpu_busy: float = 85.0
@@ -257,10 +259,27 @@ class ConcurrencyController:
     baseline_s: float | None = field(default=None, init=False)
     slow_start: bool = field(default=True, init=False)
     _busy_seen: int = field(default=0, init=False)
+    _ended: int = field(default=0, init=False)
+    _last: float = field(default_factory=time.monotonic, init=False)
 
     def __post_init__(self) -> None:
         self.limit = self.peak = max(1, min(self.settings.start, self.settings.ceiling))
         self.measure(self.settings.run_dir)  # primes psutil's CPU counter
+        self.signals.take()  # what an earlier run of this process saw is not this run's
+
+    def note_ended(self) -> None:
+        """An episode ended (a round trip: enough of them make a decision before `interval_s` is up)."""
+        self._ended += 1
+
+    def maybe_decide(self, waiting: bool) -> dict[str, Any] | None:
+        """Decide when `interval_s` passed, or sooner once as many episodes ended as are in flight (short episodes
+        should not wait a whole interval to grow; as TCP grows once per round trip), but never within `min_gap_s`."""
+        elapsed = time.monotonic() - self._last
+        if elapsed < self.settings.min_gap_s:
+            return None
+        if elapsed < self.settings.interval_s and self._ended < self.limit:
+            return None
+        return self.decide(waiting)
 
     def note_busy(self, busy: int) -> None:
         """The lanes running an episode now; the busiest moment of an interval decides whether to grow."""
@@ -268,6 +287,7 @@ class ConcurrencyController:
 
     def decide(self, waiting: bool) -> dict[str, Any] | None:
         """One decision from the interval just ended; returns its record when the limit changed."""
+        self._ended, self._last = 0, time.monotonic()
         latencies, throttled = self.signals.take()
         headroom = self.measure(self.settings.run_dir)
         busy, self._busy_seen = self._busy_seen, 0
@@ -292,8 +312,8 @@ class ConcurrencyController:
             new, why = (old * 2 if self.slow_start else old + 1), "every lane busy, work waiting, headroom left"
         else:
             return None
-        if new < old:
-            self.slow_start = False
+        if new < old and (throttled or "replies take" in why):
+            self.slow_start = False  # the server's limit is near: grow one at a time from here
         new = max(1, min(s.ceiling, new))
         if new == old:
             return None

@@ -172,6 +172,8 @@ class EpisodeRunner:
                 finally:
                     busy -= 1
                 on_result(result)
+                if self.controller is not None:
+                    self.controller.note_ended()
                 self._tidy(state)
 
         running: dict[int, asyncio.Task[None]] = {}
@@ -185,13 +187,13 @@ class EpisodeRunner:
                 live = [job for job in running.values() if not job.done()]
                 if not live:
                     break
-                interval = self.controller.settings.interval_s if self.controller is not None else None
+                interval = self.controller.settings.min_gap_s if self.controller is not None else None
                 done, _ = await asyncio.wait(live, timeout=interval, return_when=asyncio.FIRST_EXCEPTION)
                 for job in done:
                     if job.exception() is not None:
                         raise job.exception()  # type: ignore[misc]
                 if self.controller is not None:
-                    self.controller.decide(waiting=not exhausted)
+                    self.controller.maybe_decide(waiting=not exhausted)
         finally:
             for job in running.values():
                 job.cancel()

@@ -1,8 +1,9 @@
 """A chat server with a capacity, for adaptive-concurrency tests and benchmarks: real HTTP on 127.0.0.1.
 
 It answers `POST /v1/chat/completions` as an OpenAI-compatible server does, but the way an overloaded model server
-behaves: a reply takes `base_s` times the requests it is serving (a GPU shared by more requests answers each more
-slowly), and a request beyond `capacity` in flight is refused at once with HTTP 429. It counts the most requests
+behaves: a reply takes `base_s` times the requests it is serving over `knee` (a GPU shared by more requests answers
+each more slowly; with `knee` = `capacity`, a batch server whose replies take `base_s` until it is full), and a
+request beyond `capacity` in flight is refused at once with HTTP 429. It counts the most requests
 it ever had in flight, so a test can check the client never pushed past its ceiling.
 """
 
@@ -18,8 +19,9 @@ from typing import Any
 class BusyChatServer:
     """A model server that slows down under load and answers 429 past `capacity` requests in flight."""
 
-    def __init__(self, capacity: int = 3, base_s: float = 0.03, reply: str = "<answer>inc</answer>") -> None:
-        self.capacity, self.base_s, self.reply = capacity, base_s, reply
+    def __init__(self, capacity: int = 3, base_s: float = 0.03, reply: str = "<answer>inc</answer>",
+                 knee: int = 1) -> None:
+        self.capacity, self.base_s, self.reply, self.knee = capacity, base_s, reply, knee
         self.in_flight = 0
         self.peak = 0
         self.served = 0
@@ -75,7 +77,7 @@ def _handler_for(server: BusyChatServer) -> type[BaseHTTPRequestHandler]:
                 if over:
                     self._send(429, {"error": {"message": "server busy", "type": "rate_limit"}})
                     return
-                time.sleep(server.base_s * load)
+                time.sleep(server.base_s * max(1.0, load / server.knee))
                 self._send(200, {
                     "id": "chatcmpl-busy", "object": "chat.completion", "created": int(time.time()),
                     "model": request.get("model", ""),
