@@ -302,23 +302,33 @@ def check_chromium() -> Check:
 # ---------------------------------------------------------------------------------------------------------- all
 
 
-def all_checks(quick: bool = False) -> list[Callable[[], Check | list[Check]]]:
-    """The checks in the order they are shown; each is called once, one after another."""
+def all_checks(quick: bool = False) -> list[tuple[str, Callable[[], Check | list[Check]]]]:
+    """The checks in the order they are shown, by name; each is called once, one after another."""
     return [
-        check_mujoco,
-        check_osmesa,
-        check_egl,
-        check_rendering,
-        check_franka,
-        check_bwrap,
-        check_git,
-        lambda: check_docker(quick),
-        check_torch,
-        lambda: check_module("transformers", "transformers", "pip install 'simyard[local]'", "the local agent",
-                             import_it=not quick),
-        lambda: check_ray(quick),
-        check_chromium,
+        ("mujoco", check_mujoco),
+        ("OSMesa", check_osmesa),
+        ("EGL", check_egl),
+        ("MuJoCo rendering", check_rendering),
+        ("Franka Panda model", check_franka),
+        ("bubblewrap", check_bwrap),
+        ("git", check_git),
+        ("Docker", lambda: check_docker(quick)),
+        ("torch", check_torch),
+        ("transformers", lambda: check_module("transformers", "transformers", "pip install 'simyard[local]'",
+                                              "the local agent", import_it=not quick)),
+        ("Ray", lambda: check_ray(quick)),
+        ("chromium", check_chromium),
     ]
+
+
+def run_check(name: str, check: Callable[[], Check | list[Check]]) -> list[Check]:
+    """One check's results; a check that itself crashes is reported as `failed`, so the doctor never does."""
+    try:
+        found = check()
+    except Exception as exc:  # noqa: BLE001 -- whatever broke is the finding
+        return [Check(name, "failed", f"the check raised {type(exc).__name__}: {_oneline(exc)}",
+                      "report this with the output of simyard doctor")]
+    return found if isinstance(found, list) else [found]
 
 
 def available(checks: list[Check]) -> dict[str, Check]:

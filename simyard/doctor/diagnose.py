@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simyard.doctor.checks import Check, all_checks, available
+from simyard.doctor.checks import Check, all_checks, available, run_check
 from simyard.doctor.golden import NEED_FIXES, GoldenResult, load_goldens, play
 from simyard.platform.errors import UnknownNameError
 
@@ -63,10 +63,9 @@ def diagnose(
     diagnosis = Diagnosis()
     say = progress or (lambda text: None)
     checks = all_checks(quick)
-    for number, run_check in enumerate(checks, start=1):
-        say(f"checking this machine ({number}/{len(checks)})")
-        found = run_check()
-        diagnosis.checks.extend(found if isinstance(found, list) else [found])
+    for number, (name, check) in enumerate(checks, start=1):
+        say(f"checking {name} ({number}/{len(checks)})")
+        diagnosis.checks.extend(run_check(name, check))
     by_need = available(diagnosis.checks)
     needs = {need for golden in selected for need in golden["needs"]}
     diagnosis.needed = {check.name for check in diagnosis.checks} if not worlds else {

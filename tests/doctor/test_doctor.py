@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from simyard.doctor.checks import Check
+from simyard.doctor.checks import Check, run_check
 from simyard.doctor.diagnose import _skipped
 from simyard.doctor.golden import golden_dir, load_golden, play
 from simyard.doctor.make_golden import CATALOGUE
@@ -168,6 +168,16 @@ def test_goldens_whose_needs_are_missing_are_skipped_with_the_fix() -> None:
 
     assert result is not None and result.status == "skipped"
     assert "needs franka" in result.reason and result.fix == "pip install 'simyard[manip]'"
+
+
+def test_a_check_that_crashes_is_reported_failed_not_raised() -> None:
+    def broken() -> Check:
+        raise OSError("libfoo.so: cannot open shared object file")
+
+    (check,) = run_check("foo", broken)
+
+    assert (check.name, check.status) == ("foo", "failed")
+    assert "OSError: libfoo.so" in check.detail
 
 
 def test_doctor_help_shows_an_example() -> None:
