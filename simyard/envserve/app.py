@@ -91,6 +91,7 @@ class EnvServer:
         self.step_model = _step_body_model(self.action_model)
         self.inline = fast if inline is None else inline
         self.pool = SessionPool(self._make_world, max_sessions, idle_timeout_s, inline=self.inline)
+        self._hang_ups: set[asyncio.Future] = set()  # reaped sockets being told why (kept referenced until done)
 
     def _make_world(self) -> Any:
         from simyard.platform import registry
@@ -261,7 +262,7 @@ class EnvServer:
             await _ws_send_error(websocket, f"the world could not be built: {exc}", "FACTORY_ERROR")
             await _ws_close(websocket, 1011)
             return
-        session.on_reaped = lambda: asyncio.ensure_future(self._hang_up(websocket, session))
+        session.on_reaped = lambda: self._hang_ups.add(asyncio.ensure_future(self._hang_up(websocket, session)))
         try:
             while True:
                 message = await websocket.receive()
@@ -333,9 +334,12 @@ class EnvServer:
             return _ws_error(f"the world raised {type(exc).__name__}: {exc}", "EXECUTION_ERROR")
 
     async def _hang_up(self, websocket: WebSocket, session: Session) -> None:
-        with contextlib.suppress(Exception):
-            await _ws_send_error(websocket, session.closed_reason or "session closed", "SESSION_ERROR")
-        await _ws_close(websocket, 1001)
+        try:
+            with contextlib.suppress(Exception):
+                await _ws_send_error(websocket, session.closed_reason or "session closed", "SESSION_ERROR")
+            await _ws_close(websocket, 1001)
+        finally:
+            self._hang_ups.discard(asyncio.current_task())
 
 
 # -------------------------------------------------------------------------------------------------- helpers

@@ -62,7 +62,12 @@ class RemoteEnv(Env):
         data = dict(task.config)
         if seed is not None:
             data.setdefault("seed", int(seed) % 2**31)
-        reply = self._exchange({"type": "reset", "data": data})
+        try:
+            reply = self._exchange({"type": "reset", "data": data})
+        except InfraError:
+            # the server may have reaped this session while it sat idle between episodes: a reset starts afresh,
+            # so one new connection is safe (a second failure is the server's, and stands)
+            reply = self._exchange({"type": "reset", "data": data})
         if reply.get("type") == "error":
             raise SimyardError(f"the server at {self.url} refused the reset: {_message(reply)}",
                                hint="a task's config is sent as the reset's keywords (seed, task, task_seed)")

@@ -18,7 +18,7 @@ from simyard.platform.bench import run_bench
 from simyard.platform.errors import InfraError, SimyardError
 from simyard.platform.rundir import RunDir
 from simyard.testing.conformance import all_passed, check_world, summary
-from tests.envserve.conftest import served
+from tests.envserve.conftest import served, wait_until
 
 openenv_types = pytest.importorskip("openenv.core.env_server.types")
 openenv_server = pytest.importorskip("openenv.core.env_server.http_server")
@@ -159,5 +159,18 @@ def test_the_remote_world_plays_a_server_built_with_openenv_core_helpers():
             world.reset(task, seed=3)
             refused = world.step({"guess": "many"})
             assert refused.info["valid"] is False and "refused the action" in refused.info["feedback"]
+        finally:
+            world.close()
+
+
+def test_a_remote_world_whose_session_was_reaped_between_episodes_reconnects_at_the_next_reset():
+    with served("sokoban", idle_timeout_s=0.2) as running:
+        world = registry.make("remote", url=running.base_url)
+        try:
+            world.reset(world.sample_task(1), seed=1)
+            assert wait_until(lambda: running.pool.reaped == 1)
+            first = world.reset(world.sample_task(2), seed=2)
+            assert first.text == registry.make("sokoban").reset(registry.world_class("sokoban").sample_task(2), 2).text
+            assert world.step("Up").info["valid"] is True
         finally:
             world.close()
