@@ -36,8 +36,7 @@ def doctor(
     recording. Each problem is shown with its fix; worlds whose requirements are missing are skipped, not failed.
     Run it first after installing.
 
-    Exit codes: 0 all goldens that could run reproduced; 1 a golden differed or a needed check is broken; 2 a
-    user error.
+    Exit codes: 0 every golden that could run reproduced; 1 a golden differed or a needed check is broken; 2 bad input.
 
     Example:
 
