@@ -72,7 +72,7 @@ def remove_tree(path: Path) -> bool:
 def sweep_stale(base: Path | None = None) -> list[Path]:
     """Remove the scratch roots under `base` whose owning process is gone; returns what was removed."""
     base = base or scratch_base()
-    removed = []
+    removed: list[Path] = []
     try:
         children = list(base.glob(f"{PREFIX}*"))
     except OSError:

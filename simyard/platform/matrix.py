@@ -363,6 +363,7 @@ def matrix_report(path: str | Path) -> tuple[list[str], list[MatrixRow]]:
     columns: set[str] = set()
     for arm in plan.arms:
         where = arm_dir(path, arm.name)
+        status: str
         if (where / RUN_FILE).is_file():
             run = open_run(where)
             results, status = run.results(), run.manifest.status

@@ -64,7 +64,8 @@ def _controller(headroom: Headroom, signals: ModelSignals, start: int = 4) -> Co
 
 def test_controller_shrinks_when_memory_runs_short_simulated_headroom():
     # A machine cannot be made to run out of memory in a test; the headroom reading is simulated.
-    controller = _controller(Headroom(cpu_percent=10, own_cpu_percent=5, memory_free=0.02, disk_free=0.5), ModelSignals())
+    short = Headroom(cpu_percent=10, own_cpu_percent=5, memory_free=0.02, disk_free=0.5)
+    controller = _controller(short, ModelSignals())
     controller.note_busy(4)
     record = controller.decide(waiting=True)
     assert record is not None and record["value"] == 3 and "memory" in record["why"]
