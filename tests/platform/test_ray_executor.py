@@ -41,6 +41,8 @@ import time
 
 import simyard
 from simyard.agents.baselines import OracleAgent
+from simyard.platform.api import Needs
+from simyard.sims.puzzles.sokoban import SokobanEnv
 
 
 class SlowOracle(OracleAgent):
@@ -54,6 +56,16 @@ class SlowOracle(OracleAgent):
 
 
 simyard.register_agent("slow-oracle", SlowOracle)
+
+
+class HungrySokoban(SokobanEnv):
+    """Sokoban that says one episode needs 64 CPUs: more than any node of the test's cluster has."""
+
+    name = "hungry-sokoban"
+    needs = Needs(cpus=64)
+
+
+simyard.register_world("hungry-sokoban", HungrySokoban)
 '''
 
 
@@ -243,6 +255,24 @@ def test_an_address_nobody_answers_is_one_clear_line(cluster, tmp_path):
     assert f"the Ray cluster at 127.0.0.1:{port} did not answer" in done.stderr
     assert "Traceback" not in done.stderr
     assert not out.exists()  # nothing was recorded, so the new run's directory is not left behind
+
+
+def test_a_world_needing_more_than_any_node_has_is_refused_at_once(cluster, tmp_path):
+    from simyard.platform import registry
+    from simyard.tasks.files import write_task_file
+
+    tasks = [task.model_copy(update={"world": "hungry-sokoban"}) for task in registry.load_suite("ragen")[:2]
+             if task.world == "sokoban"] or pytest.skip("the ragen suite starts with no sokoban task")
+    write_task_file(tmp_path / "hungry.jsonl", tasks)
+    out = tmp_path / "run"
+    started = time.monotonic()
+    done = cluster.run(*SIMYARD, "bench", "run", str(tmp_path / "hungry.jsonl"), "--agent", "oracle", "--import",
+                       str(cluster.base / "slow_oracle.py"), "--executor", "ray", "--address", f"127.0.0.1:{PORT}",
+                       "--out", str(out), timeout=60)
+    assert time.monotonic() - started < 30
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no node of the Ray cluster can hold one worker: each needs 64 CPU" in done.stderr
+    assert "Traceback" not in done.stderr and not out.exists()
 
 
 SILENT_SERVER = '''
