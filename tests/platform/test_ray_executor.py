@@ -225,6 +225,23 @@ def test_driver_killed_mid_run_then_resumed_finishes_every_task_once(cluster, tm
     assert manifest["executor"] == "ray" and manifest["status"] == "finished" and len(manifest["sessions"]) == 2
 
 
+def test_ctrl_c_finishes_the_episodes_in_flight_and_starts_no_more(cluster, tmp_path):
+    out = tmp_path / "run"
+    slow = ["--agent", "slow-oracle", "-o", "delay_s=0.1", "--import", str(cluster.base / "slow_oracle.py")]
+    driver = cluster.popen(*_bench(cluster, out, *slow, "--limit", "40", "--workers", "3"))
+    try:
+        _wait_for_rows(out, 3, driver)
+        driver.send_signal(signal.SIGINT)
+        output, _ = driver.communicate(timeout=60)
+    finally:
+        driver.kill()
+    assert driver.returncode == 130, output
+    assert f"simyard bench run --resume {out}" in output
+    rows = _rows(out)
+    assert 3 <= len(rows) < 40 and all(row["status"] == "completed" for row in rows)
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+
+
 def test_worker_node_killed_mid_run_loses_only_its_episodes_in_flight(cluster, tmp_path):
     out = tmp_path / "run"
     slow = ["--agent", "slow-oracle", "-o", "delay_s=0.1", "--import", str(cluster.base / "slow_oracle.py")]
