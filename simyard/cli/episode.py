@@ -87,7 +87,7 @@ def episode_run(
 
     Example: simyard episode run sokoban --agent random --world-opt tile_px=32
 
-    Example: simyard episode run --from runs/episode-sokoban-.../episodes/sokoban-seed3__s3 --step 4 --agent human
+    Example: simyard episode run --from runs/episode-sokoban-.../episodes/sokoban-6x6-1b-003__s3 --step 4 --agent human
     """
     from simyard.platform.plugins import import_plugins
 

@@ -34,20 +34,26 @@ class PlotSummary:
     subsets: list[str]
 
 
-def run_label(run: RunDir, others: Sequence[RunDir] = ()) -> str:
-    """`agent` (with its model when it has one), plus the folder name when another run has the same label."""
+def run_label(run: RunDir) -> str:
+    """`agent`, with its model when it has one."""
     config = run.manifest.config
     model = config.agent_options.get("model")
-    label = f"{config.agent} ({model})" if model else config.agent
+    return f"{config.agent} ({model})" if model else config.agent
 
-    def base(other: RunDir) -> str:
-        options = other.manifest.config
-        return f"{options.agent} ({options.agent_options['model']})" if options.agent_options.get("model") \
-            else options.agent
 
-    if sum(1 for other in others if base(other) == label) > 1:  # two runs of one agent: tell them apart
-        label = f"{label}\n{run.path.name}"
-    return label
+def unique_labels(groups: Sequence[tuple[str, RunDir]]) -> list[tuple[str, RunDir]]:
+    """Labels that tell groups apart: a label two groups share gets each one's folder name beneath it."""
+    counts: dict[str, int] = {}
+    for label, _ in groups:
+        counts[label] = counts.get(label, 0) + 1
+    return [(f"{label}\n{_folder(run.path)}" if counts[label] > 1 else label, run) for label, run in groups]
+
+
+def _folder(path: Path) -> str:
+    """A run's folder name; a matrix arm's as `matrix/arm`."""
+    from simyard.platform.matrix import ARMS_DIR
+
+    return f"{path.parent.parent.name}/{path.name}" if path.parent.name == ARMS_DIR else path.name
 
 
 def subset_rows(rows: list[GroupStats]) -> list[GroupStats]:
@@ -87,7 +93,6 @@ def plot_runs(paths: Sequence[Path], path: Path) -> PlotSummary:
     from simyard.platform.rundir import RUN_FILE, open_run
 
     check_writable(path, "--plot")
-    plain = [existing_run(item) for item in paths if not is_matrix(item)]
     groups: list[tuple[str, RunDir]] = []
     for item in paths:
         if is_matrix(item):
@@ -95,8 +100,8 @@ def plot_runs(paths: Sequence[Path], path: Path) -> PlotSummary:
                           if (arm_dir(item, arm.name) / RUN_FILE).is_file())
         else:
             run = existing_run(item)
-            groups.append((run_label(run, plain), run))
-    return plot_success(groups, path)
+            groups.append((run_label(run), run))
+    return plot_success(unique_labels(groups), path)
 
 
 def plot_success(groups: Sequence[tuple[str, RunDir]], path: Path) -> PlotSummary:

@@ -147,3 +147,12 @@ def test_an_unwritable_gif_a_missing_view_or_an_episode_without_frames_is_one_li
     invoke("episode", "run", "sokoban", "--agent", "random", "--max-steps", "2", "--out", str(tmp_path / "text"))
     line = user_error("episode", "replay", str(tmp_path / "text"), "--sheet", str(tmp_path / "s.png"), cwd=tmp_path)
     assert "kept no frames" in line and not (tmp_path / "s.png").exists()
+
+
+def test_two_runs_of_one_agent_are_labelled_by_their_folders(runs, tmp_path):
+    from simyard.cli.plots import plot_runs
+
+    drawn = plot_runs([runs[0], runs[1], runs[2]], tmp_path / "p.svg")
+    assert drawn.groups == ["random\nrandom0", "oracle", "random\nrandom5"]
+    assert drawn.subsets == ["bandit/base", "frozenlake/base", "frozenlake/slippery"]
+    assert "<svg" in (tmp_path / "p.svg").read_text()[:500]
