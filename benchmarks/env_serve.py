@@ -6,7 +6,8 @@ concurrent sessions, and the latency each step gains against calling the world i
 
 The server is a separate process (`python -m simyard env serve WORLD --port 0`), as a real one is; the clients are
 plain protocol clients in this process (websockets for /ws, httpx for /reset and /step with a session header each),
-so the figures are the server's and the wire's, not a client library's. Every session plays random actions and
+so the figures are the server's and the wire's, not a client library's (`ws-sync`: one session through websockets'
+synchronous client, as the `remote` world talks). Every session plays random actions and
 resets when its episode ends; a row counts steps and resets alike (round trips). `in-process` is the same loop on
 the world itself. Added latency = a 1-session row's time per round trip minus in-process time per call. Each row
 is the best of `--repeat` runs (the runs take turns, so a burst of load from elsewhere on a shared machine hits one
@@ -82,6 +83,31 @@ async def _ws_session(url: str, choices: int, deadline: float, seed: int) -> int
     return count
 
 
+def ws_sync(base_url: str, choices: int, seconds: float) -> float:
+    """One session through websockets' synchronous client: the client the `remote` world uses."""
+    from websockets.sync.client import connect
+
+    rng = np.random.default_rng(0)
+    count = 0
+    with connect(base_url.replace("http", "ws", 1) + "/ws", max_size=None) as socket:
+        def call(message: dict) -> dict:
+            socket.send(json.dumps(message))
+            return json.loads(socket.recv())
+
+        call({"type": "reset", "data": {"seed": 0, "task_seed": 0}})
+        started = time.perf_counter()
+        deadline = started + seconds
+        while time.perf_counter() < deadline:
+            reply = call({"type": "step", "data": {"action": int(rng.integers(choices))}})
+            count += 1
+            if reply["data"]["done"]:
+                call({"type": "reset", "data": {"seed": count, "task_seed": 0}})
+                count += 1
+        rate = count / (time.perf_counter() - started)
+        socket.send(json.dumps({"type": "close"}))
+    return rate
+
+
 async def _http_session(client, choices: int, deadline: float, seed: int) -> int:
     rng = np.random.default_rng(seed)
     headers = {"X-Session-Id": f"bench-{seed}"}
@@ -150,6 +176,7 @@ def main() -> None:
     try:
         for _ in range(args.repeat):
             local = max(local, in_process(args.world, args.seconds))
+            best["ws-sync", 1] = max(best.get(("ws-sync", 1), 0.0), ws_sync(base_url, choices, args.seconds))
             for transport in ("ws", "http"):
                 for sessions in counts:
                     rate = asyncio.run(over_the_wire(base_url, transport, sessions, choices, args.seconds))
@@ -163,15 +190,13 @@ def main() -> None:
           f"{load:.1f}; best of {args.repeat} x {args.seconds:g} s)")
     print(f"  {'transport':<11}{'sessions':>9}{'round trips/s':>15}{'ms per trip':>13}")
     print(f"  {'in-process':<11}{1:>9}{local:>15,.0f}{1000 / local:>13.4f}")
-    for transport in ("ws", "http"):
-        for sessions in counts:
-            rate = best[transport, sessions]
-            print(f"  {transport:<11}{sessions:>9}{rate:>15,.0f}{1000 * sessions / rate:>13.3f}")
-    for transport in ("ws", "http"):
+    for (transport, sessions), rate in sorted(best.items()):
+        print(f"  {transport:<11}{sessions:>9}{rate:>15,.0f}{1000 * sessions / rate:>13.3f}")
+    for transport in ("ws", "ws-sync", "http"):
         if (transport, 1) in best:
             added = 1000 / best[transport, 1] - 1000 / local
             aim = f"  (aim < {AIM_ADDED_MS:g} ms: {'met' if added < AIM_ADDED_MS else 'NOT met'})" \
-                if transport == "ws" else ""
+                if transport != "http" else ""
             print(f"added latency per step, {transport}, 1 session: {added:.3f} ms{aim}")
     if ("ws", 1) in best and ("ws", max(counts)) in best and max(counts) > 1:
         print(f"ws scaling {max(counts)} vs 1 session: {best['ws', max(counts)] / best['ws', 1]:.2f}x round trips/s")
