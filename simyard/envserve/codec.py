@@ -108,11 +108,14 @@ def spec_from_json(data: Mapping[str, Any]) -> ActionSpec:
 
 
 def plain(value: Any) -> Any:
-    """`value` with numpy scalars and arrays, tuples and non-finite floats turned into what JSON can carry."""
+    """`value` with numpy scalars and arrays, tuples, sets and non-finite floats (None: strict JSON has no NaN) turned
+    into what JSON can carry."""
     if isinstance(value, Mapping):
         return {str(key): plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(item) for item in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((plain(item) for item in value), key=str)
     if isinstance(value, np.ndarray):
         return plain(value.tolist())
     if isinstance(value, np.generic):
@@ -146,7 +149,7 @@ def step_json(result: StepResult) -> dict[str, Any]:
     """A step's answer in OpenEnv's shape: `done` is terminated or truncated, both kept in the observation."""
     return {
         "observation": observation_json(result.observation, result.info, result.terminated, result.truncated),
-        "reward": float(result.reward),
+        "reward": plain(float(result.reward)),
         "done": bool(result.terminated or result.truncated),
     }
 
