@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from simyard.platform.api import ActionSpec, Observation, StepResult, Task
 from simyard.platform.frames import data_url
@@ -168,7 +168,11 @@ def task_from_reset(data: Mapping[str, Any], world: str, world_cls: Any) -> Task
         fields = dict(given)
         if fields.setdefault("world", world) != world:
             raise ValueError(f"task is for world {fields['world']!r}, but this server serves {world!r}")
-        return Task.model_validate(fields)
+        try:
+            return Task.model_validate(fields)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ValueError(f"field 'task.{'.'.join(str(part) for part in first['loc'])}': {first['msg']}") from None
     seed = data.get("task_seed", data.get("seed"))
     try:
         return world_cls.sample_task(int(seed) if seed is not None else 0)

@@ -74,6 +74,8 @@ def test_steps_out_of_turn_are_refused_with_what_to_do():
         assert late.status_code == 409 and "episode is over" in late.json()["message"]
         wrong = http.post("/reset", json={"task": {"id": "x", "world": "sokoban"}})
         assert wrong.status_code == 422 and "this server serves 'bandit'" in wrong.json()["message"]
+        nameless = http.post("/reset", json={"task": {"instruction": "pull"}})
+        assert nameless.status_code == 422 and nameless.json()["message"] == "field 'task.id': Field required"
 
 
 class MoodyWorld(ChoiceWorld):
