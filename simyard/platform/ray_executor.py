@@ -189,7 +189,8 @@ class RayExecutor(Executor):
     wait_s = 0.2
 
     def __init__(self, spec: WorkerSpec, workers: int, address: str | None = None,
-                 connect_timeout_s: float = CONNECT_TIMEOUT_S, placement_timeout_s: float = PLACEMENT_TIMEOUT_S) -> None:
+                 connect_timeout_s: float = CONNECT_TIMEOUT_S,
+                 placement_timeout_s: float = PLACEMENT_TIMEOUT_S) -> None:
         self.spec = spec
         self.size = max(1, workers)
         self.address = address
@@ -286,7 +287,7 @@ class RayExecutor(Executor):
         nodes = [node.get("Resources", {}) for node in self._ray.nodes() if node.get("Alive")]
         if any(all(node.get(kind, 0.0) >= amount for kind, amount in wanted.items() if amount) for node in nodes):
             return
-        largest = max(nodes, key=lambda node: node.get("CPU", 0.0), default={})
+        largest: dict[str, float] = max(nodes, key=lambda node: node.get("CPU", 0.0), default={})
         raise RayClusterError(
             f"no node of the Ray cluster can hold one worker: each needs {needs.cpus:g} CPU, {needs.gpus:g} GPU and "
             f"{needs.memory_mb * self.spec.concurrency} MiB; the largest node has {largest.get('CPU', 0.0):g} CPU and "
