@@ -126,17 +126,17 @@ class EnvServer:
     def _reset(self, session: Session, body: _ResetBody) -> dict[str, Any]:
         """On the session's thread: start the episode the body asks for."""
         task = codec.task_from_reset(body.model_dump(exclude_unset=True), self.world, self.world_cls)
-        observation = session.env.reset(task, seed=body.seed)
+        observation = _world(session).reset(task, seed=body.seed)
         session.task, session.step_count, session.done = task, 0, False
         session.episode_id = body.episode_id or uuid.uuid4().hex
-        return codec.reset_json(observation, session.env.action_spec())
+        return codec.reset_json(observation, _world(session).action_spec())
 
     def _step(self, session: Session, action: Any) -> dict[str, Any]:
         if session.task is None:
             raise EpisodeStateError("no episode yet: send a reset first")
         if session.done:
             raise EpisodeStateError("the episode is over: send a reset to start another")
-        result = session.env.step(action)
+        result = _world(session).step(action)
         session.step_count += 1
         session.done = bool(result.terminated or result.truncated)
         return codec.step_json(result)
@@ -154,13 +154,13 @@ class EnvServer:
     def _render(self, session: Session, view: Any) -> dict[str, Any]:
         if session.task is None:
             raise EpisodeStateError("no episode yet: send a reset first")
-        image = session.env.render(str(view or "rgb"))
+        image = _world(session).render(str(view or "rgb"))
         return {"image": data_url(image) if image is not None else None}
 
     def _oracle(self, session: Session) -> dict[str, Any]:
         if session.task is None:
             raise EpisodeStateError("no episode yet: send a reset first")
-        return {"action": codec.plain(session.env.oracle())}
+        return {"action": codec.plain(_world(session).oracle())}
 
     def schema(self) -> dict[str, Any]:
         return {"action": codec.action_schema(self.spec, self.views), "observation": codec.OBSERVATION_SCHEMA,
@@ -202,18 +202,16 @@ class EnvServer:
         ]
         return Starlette(routes=routes, lifespan=lifespan)
 
-    async def _http_session(self, request: Request, create: bool) -> Session | None:
+    async def _http_session(self, request: Request) -> Session:
+        """The session the request's header names (the default one without it), opened if it is new."""
         session_id = request.headers.get(SESSION_HEADER) or DEFAULT_HTTP_SESSION
-        session = self.pool.get(session_id)
-        if session is None and create:
-            session = await self.pool.open(session_id)
-        return session
+        return self.pool.get(session_id) or await self.pool.open(session_id)
 
     async def _http_reset(self, request: Request) -> JSONResponse:
         try:
             raw = await _json_body(request, allow_empty=True)
             body = _ResetBody.model_validate(raw if raw is not None else {})
-            session = await self._http_session(request, create=True)
+            session = await self._http_session(request)
             answer = await session.call(self._reset, session, body)
         except HTTPProblem as problem:
             return problem.response()
@@ -225,11 +223,12 @@ class EnvServer:
         session_id = request.headers.get(SESSION_HEADER) or DEFAULT_HTTP_SESSION
         try:
             raw = await _json_body(request)
-            body = self.step_model.model_validate(raw)
-            session = self.pool.get(session_id)
-            if session is None:
+            body: Any = self.step_model.model_validate(raw)
+            found = self.pool.get(session_id)
+            if found is None:
                 raise EpisodeStateError(f"no session {session_id!r} (never reset, or closed when idle): "
                                         "send a reset first")
+            session = found
             answer = await session.call(self._step, session, body.action.action, timeout_s=body.timeout_s)
         except HTTPProblem as problem:
             return problem.response()
@@ -241,7 +240,7 @@ class EnvServer:
         return JSONResponse(answer, headers={SESSION_HEADER: session.id})
 
     async def _http_state(self, request: Request) -> JSONResponse:
-        session = await self._http_session(request, create=False)
+        session = self.pool.get(request.headers.get(SESSION_HEADER) or DEFAULT_HTTP_SESSION)
         if session is None:
             return JSONResponse(self._state(None))
         try:
@@ -303,7 +302,7 @@ class EnvServer:
         kind = message.get("type") if isinstance(message, dict) else None
         try:
             if kind == "step":
-                action = self.action_model.model_validate(message.get("data"))
+                action: Any = self.action_model.model_validate(message.get("data"))
                 data = await session.call(self._step, session, action.action)
                 return json.dumps({"type": "observation", "data": data})
             if kind == "reset":
@@ -343,6 +342,13 @@ class EnvServer:
 
 
 # -------------------------------------------------------------------------------------------------- helpers
+
+
+def _world(session: Session) -> Any:
+    """The session's world; a session closed meanwhile (reaped while a call waited) raises SessionClosed."""
+    if session.env is None:
+        raise SessionClosed(session.closed_reason or "the session is closed")
+    return session.env
 
 
 _FAST_CALL_S = 0.001

@@ -78,8 +78,8 @@ class Session:
             finally:
                 self.last_active = time.monotonic()
         async with self.lock:
-            if self.closed_reason is not None:
-                raise SessionClosed(self.closed_reason)
+            if self.closed_reason is not None or self.executor is None:
+                raise SessionClosed(self.closed_reason or "the session is closed")
             future = asyncio.wrap_future(self.executor.submit(fn, *args))
             try:
                 if timeout_s is None:
