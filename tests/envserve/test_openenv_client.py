@@ -73,3 +73,37 @@ def test_http_sessions_named_by_header_play_separate_episodes():
         assert http.get("/metadata").json()["name"] == "frozenlake"
         assert http.get("/health").json() == {"status": "healthy", "sessions": 2, "max_sessions": 16,
                                               "open_worlds": 2}
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "threads"])
+def test_concurrent_openenv_clients_each_solve_their_own_room(inline):
+    import asyncio
+
+    def plan_for(seed: int) -> list[str]:
+        local = registry.make("sokoban")
+        local.reset(local.sample_task(seed), seed=seed)
+        names, done = [], False
+        while not done:
+            move = local.oracle()
+            move = move[0] if isinstance(move, list) else move
+            names.append(local.action_spec().choices[local.action_spec().choice_id(move)])
+            done = local.step(move).terminated
+        local.close()
+        return names
+
+    plans = {seed: plan_for(seed) for seed in range(8)}
+
+    async def play(base_url: str, seed: int) -> bool:
+        async with openenv_client.GenericEnvClient(base_url=base_url) as client:
+            await client.reset(seed=seed, task_seed=seed)
+            for name in plans[seed]:
+                result = await client.step({"action": name})
+                await asyncio.sleep(0)  # let the other sessions' steps interleave with this one's
+            return result.done and result.observation["info"]["success"]
+
+    async def play_all(base_url: str) -> list[bool]:
+        return await asyncio.gather(*(play(base_url, seed) for seed in plans))
+
+    with served("sokoban", max_sessions=8, inline=inline) as running:
+        assert asyncio.run(play_all(running.base_url)) == [True] * 8
+        assert running.pool.worlds_built == 8
