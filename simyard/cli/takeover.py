@@ -74,7 +74,10 @@ class TakeoverAgent(Agent, WorldAware):
         self.spec = ActionSpec(kind="text")
         self._task: Task | None = None
         self._human: HumanAgent | None = None
-        self._prefill = ""
+        self._prefill = ""  # the proposal as the person would type it, put on the input line
+        self._proposal = ""  # the line that shows the proposal, printed right before the prompt
+        self._shown: str | None = None  # the observation the live printer already showed
+        self._last_line = ""
         self._reads = 0
 
     def reset(self, task: Task, spec: ActionSpec) -> None:
@@ -165,10 +168,6 @@ class TakeoverAgent(Agent, WorldAware):
         if line.lower() in HAND_BACK_WORDS:
             raise _HandBack
         return line
-
-    _last_line = ""
-    _proposal = ""
-    _shown: str | None = None
 
     def _line_waiting(self) -> bool:
         """Whether the person pressed Enter while the model played (the line is consumed: it asked for a pause)."""
