@@ -144,13 +144,15 @@ def episode_replay(
 # -------------------------------------------------------------------------------------------------- printing
 
 
-def _step_line(index: Any, action: Any, reward: float, valid: bool, tokens: int = 0) -> Text:
+def _step_line(index: Any, action: Any, reward: float, valid: bool, tokens: int = 0, by: Any = None) -> Text:
     line = Text()
     line.append(f"step {index}", style="bold")
     line.append(f"  action={action!r}  reward={reward:+.2f}  ")
     line.append("valid" if valid else "invalid", style="" if valid else "red")
     if tokens:
         line.append(f"  tokens={tokens}")
+    if by:  # who chose the step when it was not the agent: `human` (took over) or `replay` (a fork's replay)
+        line.append(f"  by {by}", style="magenta")
     return line
 
 
@@ -412,6 +414,9 @@ def replay_episode(path: Path) -> None:
     header, steps = trajectory[0], trajectory[1:]
     task = header.get("task") or {}
     console.rule(Text(f"{task.get('id', episode_dir.name)} (seed {header.get('seed')})"))
+    parent = header.get("parent")
+    if isinstance(parent, dict):
+        console.print(Text(f"forked from {parent.get('episode')} at step {parent.get('step')}", style="cyan"))
     if task.get("instruction"):
         console.print(task["instruction"], markup=False)
     console.print((header.get("observation") or {}).get("text", ""), markup=False)
@@ -420,7 +425,7 @@ def replay_episode(path: Path) -> None:
             _print_reply(str((call or {}).get("text") or ""))
         info = step.get("info") or {}
         console.print(_step_line(step.get("index"), step.get("action"), float(step.get("reward") or 0),
-                                 info.get("valid", True) is not False))
+                                 info.get("valid", True) is not False, by=step.get("by")))
         console.print((step.get("observation") or {}).get("text", ""), markup=False)
     if not steps:
         console.print("(no steps were recorded: the episode ended, or was interrupted, before its first step)",

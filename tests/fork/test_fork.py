@@ -62,6 +62,10 @@ def test_a_forked_puzzle_retraces_the_record_then_the_new_agent_plays(tmp_path):
         assert new["by"] == "replay"
     assert len(forked) > 4, "the oracle played after the replayed steps"
     assert all("by" not in step for step in forked[4:])
+    replayed = cli("episode", "replay", str(child))
+    assert f"forked from {parent.resolve()} at step 4" in replayed
+    assert [line.endswith("by replay") for line in replayed.splitlines() if line.startswith("step ")] == \
+           [True] * 4 + [False] * (len(forked) - 4)
 
 
 def test_a_step_past_the_end_is_one_line_naming_the_episode_length(tmp_path):

@@ -59,6 +59,13 @@ def test_ctrl_c_pauses_the_model_and_the_person_plays_edits_and_hands_back(tmp_p
     assert [step.get("by") for step in steps] == [None, "human", None, None, None, None]
     assert steps[1]["info"]["agent"]["proposed"] == ["Up"]
     assert trajectory(out)[-1]["result"]["reason"] == "max_steps"
+    from typer.testing import CliRunner
+
+    from simyard.cli import app
+
+    replayed = CliRunner().invoke(app, ["episode", "replay", str(out)], env={"COLUMNS": "200"}).output
+    marks = [line.endswith("by human") for line in replayed.splitlines() if line.startswith("step ")]
+    assert marks == [False, True, False, False, False, False]
 
 
 def test_enter_while_the_model_plays_pauses_it_too(tmp_path):
