@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from simyard.platform.bench import run_bench
 from simyard.platform.cleanup import PREFIX
 from tests.platform.cleanup_worlds import MODULE, litter_left, write_litter_suite
@@ -31,3 +35,22 @@ def test_the_scratch_of_a_worker_that_died_is_swept_by_the_end_of_the_run(tmp_pa
     assert (tmp_path / "died-once").exists(), "no worker died: the test proves nothing"
     assert summary.status == "finished" and all(result.success for result in summary.results)
     assert litter_left(base) == 0 and not list(base.glob(f"{PREFIX}*"))
+
+
+@pytest.mark.slow
+def test_syncmind_episodes_leave_no_workspaces_behind_as_the_run_goes(tmp_path, monkeypatch):
+    # The real world: git workspaces in bwrap sandboxes. Each episode's checkout must be gone soon after it ends.
+    base = tmp_path / "scratch"
+    base.mkdir()
+    monkeypatch.setenv("SIMYARD_SCRATCH", str(base))
+    left = []
+
+    def checkouts(event: object) -> None:
+        if getattr(event, "last", None) is not None:
+            left.append(sum(name.startswith("checkout-") for _, dirs, _ in os.walk(base) for name in dirs))
+
+    summary = run_bench("syncmind-mini", "oracle", concurrency=2, limit=16, out=tmp_path / "run", frames="none",
+                        progress=checkouts)
+    assert summary.status == "finished" and sum(result.success for result in summary.results) == 16
+    assert len(left) == 16 and 1 <= max(left) <= 4, f"workspaces not in the scratch, or piled up: {left}"
+    assert not list(base.iterdir()), "the worker's scratch outlived the run"
