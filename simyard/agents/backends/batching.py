@@ -84,6 +84,11 @@ class _Job:
     seqs: list[_Seq] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Cancel:
+    future: concurrent.futures.Future[list[Generation]]
+
+
 @dataclass
 class _Seq:
     job: _Job
@@ -110,6 +115,7 @@ class BatchStats:
     requests: int = 0
     prefix_hits: int = 0
     prefix_tokens: int = 0
+    cancelled: int = 0
     first_token_s: list[float] = field(default_factory=list)
 
 
@@ -166,8 +172,9 @@ class Batcher:
         self.prefix_cache = prefix_cache
         self._prefixes: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]] = OrderedDict()
         self.stats = BatchStats()
-        self._queue: queue.SimpleQueue[_Job | Callable[[], None] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Job | _Cancel | Callable[[], None] | None] = queue.SimpleQueue()
         self._waiting: list[_Job] = []
+        self._cancels: list[_Cancel] = []
         self._calls: list[Callable[[], None]] = []
         self._running: list[_Seq] = []
         self._slots: SlotCache | None = None  # made at the first merge (it needs the layer count)
@@ -212,6 +219,14 @@ class Batcher:
         self._queue.put(run)
         return future
 
+    def cancel(self, future: concurrent.futures.Future[list[Generation]]) -> None:
+        """Give up the request behind `future` (its client went away): a request still waiting never starts; a running
+        one's sequences leave the batch before the next pass, freeing their slots, and `future` raises
+        `concurrent.futures.CancelledError`. Safe from any thread; a finished request is left as it is."""
+        if future.done() or future.cancel() or self._closed:
+            return
+        self._queue.put(_Cancel(future))
+
     def close(self) -> None:
         """Stop the thread; requests still queued or running fail with RuntimeError."""
         if self._closed:
@@ -230,7 +245,7 @@ class Batcher:
     def _loop(self) -> None:
         try:
             with torch.inference_mode():
-                while self._take(block=not (self._running or self._waiting or self._calls)):
+                while self._take(block=not (self._running or self._waiting or self._calls or self._cancels)):
                     self._step()
         except BaseException as exc:  # noqa: BLE001 (a bug or an OOM: fail everything in flight, loudly)
             log.exception("the batching thread stopped")
@@ -249,6 +264,8 @@ class Batcher:
                 return False
             if isinstance(item, _Job):
                 self._waiting.append(item)
+            elif isinstance(item, _Cancel):
+                self._cancels.append(item)
             else:
                 self._calls.append(item)
             try:
@@ -257,6 +274,8 @@ class Batcher:
                 return True
 
     def _step(self) -> None:
+        if self._cancels:
+            self._cancel_now()
         calls, self._calls = self._calls, []
         for call in calls:
             call()
@@ -272,6 +291,21 @@ class Batcher:
             self._prefill(admitted)
         if self._running:
             self._decode()
+
+    def _cancel_now(self) -> None:
+        """Retire the sequences of every cancelled request at once."""
+        wanted = {id(cancel.future) for cancel in self._cancels}
+        self._cancels = []
+        jobs = {id(seq.job): seq.job for seq in self._running if id(seq.job.future) in wanted}
+        if not jobs:
+            return
+        for job in jobs.values():
+            for seq in job.seqs:
+                seq.finish = seq.finish or "cancelled"
+            if not job.future.done():
+                job.future.set_exception(concurrent.futures.CancelledError())
+            self.stats.cancelled += 1
+        self._retire()
 
     def _fail_all(self, error: BaseException) -> None:
         jobs = {id(seq.job): seq.job for seq in self._running}

@@ -391,7 +391,11 @@ class TransformersEngine(Engine):
     async def generate(self, request: Request) -> list[Generation]:
         prepared = self._prepare_request(request)
         future = self.batcher.submit(prepared, request.options, processors=request.logits_processors)
-        return await asyncio.wrap_future(future)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:  # the caller gave up (an episode's time limit): free the slots at once
+            self.batcher.cancel(future)
+            raise
 
     def generate_sync(self, request: Request) -> list[Generation]:
         prepared = self._prepare_request(request)
@@ -439,6 +443,8 @@ class TransformersEngine(Engine):
 
         The last event of each sample carries its `finish_reason`; after every sample has finished, one event with
         `generations` set holds the final `Generation`s (the text cut at a stop string, as `generate` returns it).
+        A consumer that stops early (closes the iterator, or is cancelled: a streaming client that disconnected)
+        cancels the request, so its sequences leave the batch at once.
         """
         prepared = self._prepare_request(request)
         loop = asyncio.get_running_loop()
@@ -450,17 +456,25 @@ class TransformersEngine(Engine):
         processors = request.logits_processors
         submitted = self.batcher.submit(prepared, request.options, listener=listen, processors=processors)
         future = asyncio.wrap_future(submitted)
-        while True:
-            getter = asyncio.ensure_future(events.get())
-            done, _ = await asyncio.wait({getter, future}, return_when=asyncio.FIRST_COMPLETED)
-            if getter in done:
-                yield getter.result()
-                continue
-            getter.cancel()
-            while not events.empty():
-                yield events.get_nowait()
-            yield TokenEvent(-1, -1, 0.0, None, None, generations=future.result())
-            return
+        getter: asyncio.Future[TokenEvent] | None = None
+        try:
+            while True:
+                getter = asyncio.ensure_future(events.get())
+                done, _ = await asyncio.wait({getter, future}, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:
+                    yield getter.result()
+                    continue
+                getter.cancel()
+                while not events.empty():
+                    yield events.get_nowait()
+                yield TokenEvent(-1, -1, 0.0, None, None, generations=future.result())
+                return
+        finally:
+            if getter is not None:
+                getter.cancel()
+            if not submitted.done():
+                future.cancel()  # nobody awaits it any more
+                self.batcher.cancel(submitted)
 
     def close(self) -> None:
         """Stop the batching thread and drop the model (the memory returns when nothing else holds it)."""

@@ -104,3 +104,23 @@ def test_a_failing_logits_processor_fails_its_request_and_not_the_batch(engine) 
         raise AssertionError("the broken processor's request succeeded")
     [after] = engine.generate_sync(Request(prompt, SamplingOptions(max_tokens=4)))
     assert after.token_ids
+
+
+def test_cancelling_frees_a_running_slot_for_the_waiting_request_and_a_waiting_one_never_starts(lm_path) -> None:
+    engine = TransformersEngine(lm_path, max_batch=1)
+    try:
+        batcher = engine.batcher
+        options = SamplingOptions(max_tokens=400)
+        running = batcher.submit(engine.prepare(chat("a long answer")), options, processors=[lambda: Ban(engine.eos_ids()[0])])
+        dropped = batcher.submit(engine.prepare(chat("never asked")), options)
+        waiting = batcher.submit(engine.prepare(chat("next")), SamplingOptions(max_tokens=3))
+        while not batcher.running:
+            time.sleep(0.001)
+        batcher.cancel(dropped)
+        batcher.cancel(running)
+        assert len(waiting.result(timeout=60)[0].token_ids) == 3, "the freed slot went to the waiting request"
+        assert running.exception(timeout=5).__class__.__name__ == "CancelledError" and dropped.cancelled()
+        assert batcher.stats.requests == 2 and batcher.stats.cancelled == 1
+        assert batcher.stats.tokens < 400
+    finally:
+        engine.close()
