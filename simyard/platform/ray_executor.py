@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import shutil
 import socket
 import tempfile
@@ -80,6 +81,7 @@ class EpisodeActor:
         self.stopping = False  # cancelled: start nothing more
         self.finished = False  # the runner returned; nothing more will come
         self.ready = threading.Event()
+        self.restart_heard = threading.Event()  # the driver has taken our "restart": exiting now loses nothing
         self.failure: dict[str, Any] | None = None
         self.thread = threading.Thread(target=self._serve, name="simyard-ray-episodes", daemon=True)
 
@@ -110,6 +112,8 @@ class EpisodeActor:
             if not self.events and not self.finished:
                 self.news.wait(wait_s)
             events, self.events = self.events, []
+            if any(kind == "restart" for kind, _ in events):
+                self.restart_heard.set()
             return events, self.finished
 
     def _next_item(self) -> Any:
@@ -133,8 +137,18 @@ class EpisodeActor:
         shutil.rmtree(folder, ignore_errors=True)  # a long run must not fill the node's disk
         self._emit("result", (result.to_dict(), files))
 
+    def _wedged(self, why: str) -> None:
+        """A call stuck past its deadline: tell the driver (so our other episodes are re-queued free), then exit.
+
+        A thread stuck in a call cannot be killed; the actor's process can, and the driver asks for a new one.
+        """
+        self._emit("restart", why)
+        if self.restart_heard.wait(10.0):
+            time.sleep(0.5)  # the answer carrying it is still on its way to the driver
+        os._exit(75)
+
     def _serve(self) -> None:
-        runner = EpisodeRunner(self.spec, Resources("worker"), on_wedged=_exit_wedged)
+        runner = EpisodeRunner(self.spec, Resources("worker"), on_wedged=self._wedged)
         try:
             import_plugins(self.spec.imports)
             runner.open()
@@ -155,11 +169,6 @@ class EpisodeActor:
                 self.news.notify_all()
 
 
-def _exit_wedged(why: str) -> None:
-    # A thread stuck in a call cannot be killed; the actor's process can. The driver retries what it had in flight.
-    import os
-
-    os._exit(75)
 
 
 # ------------------------------------------------------------------------------------------------ the driver
@@ -173,6 +182,7 @@ class _Actor:
     assigned: dict[Key, Item] = field(default_factory=dict)  # given to it, no row yet
     started: set[Key] = field(default_factory=set)  # it said it began them, no row yet
     ready: bool = False
+    restarting: bool = False  # it said a call is stuck and it exits: what it had in flight is not its fault
     ended: bool = False  # told that no more work will come
     gone: bool = False  # finished, or lost and accounted for
     born: float = field(default_factory=time.monotonic)
@@ -378,6 +388,8 @@ class RayExecutor(Executor):
                     actor.started.add(tuple(payload))
                 elif kind == "result":
                     self._result(actor, *payload)
+                elif kind == "restart":
+                    actor.restarting = True
                 elif kind == "fatal":
                     _raise_payload(payload)
             if finished:
@@ -425,6 +437,9 @@ class RayExecutor(Executor):
         for key in sorted(actor.started):
             item = actor.assigned.pop(key, None)
             if item is None:
+                continue
+            if actor.restarting:  # not these episodes' doing: a neighbour's call was stuck
+                self.pending.appendleft(item)
                 continue
             tries = self.attempts[key] = self.attempts.get(key, 0) + 1
             if tries < self.spec.max_attempts:

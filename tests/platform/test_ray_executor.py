@@ -292,6 +292,38 @@ def test_a_world_needing_more_than_any_node_has_is_refused_at_once(cluster, tmp_
     assert "Traceback" not in done.stderr and not out.exists()
 
 
+WEDGED_RUN = '''
+import json, sys
+from simyard.platform.bench import run_bench
+from simyard.platform.episode import Limits
+
+summary = run_bench(sys.argv[1] + "/hang.jsonl", "tiny-counter", out=sys.argv[1] + "/run", workers=2, concurrency=2,
+                    imports=[sys.argv[2]], limits=Limits(time_limit_s=1.0), watchdog_grace_s=0.5, executor="ray",
+                    address=sys.argv[3])
+print(json.dumps([result.to_dict() for result in summary.results]))
+'''
+
+
+def test_a_stuck_world_call_restarts_its_actor_and_its_neighbours_run_again_free(cluster, tmp_path):
+    from simyard.platform.taskfiles import write_task_file
+    from tests.platform.bench_worlds import tiny_tasks
+
+    tasks = tiny_tasks(48, sleep_s=0.1)  # ~3 s of work left when the stuck call is noticed
+    tasks[2] = tasks[2].model_copy(update={"config": {**tasks[2].config, "hang": True}})  # its step never returns
+    write_task_file(tmp_path / "hang.jsonl", tasks)
+    script = tmp_path / "wedged.py"
+    script.write_text(WEDGED_RUN)
+    plugin = Path(__file__).with_name("bench_worlds.py")
+    done = cluster.run(sys.executable, str(script), str(tmp_path), str(plugin), f"127.0.0.1:{PORT}", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = {row["task_id"]: row for row in json.loads(done.stdout.strip().splitlines()[-1])}
+    assert (rows["t002"]["status"], rows["t002"]["reason"]) == ("timeout", "time_limit")
+    others = [row for task_id, row in rows.items() if task_id != "t002"]
+    assert len(others) == 47 and all(row["success"] for row in others)
+    assert all(row["attempts"] == 1 for row in others)  # re-queued, not counted as tries
+    assert len(_rows(tmp_path / "run")) == 48
+
+
 SILENT_SERVER = '''
 import socket, sys, time
 from simyard.platform.episode import Limits
