@@ -39,7 +39,7 @@ def test_the_scratch_of_a_worker_that_died_is_swept_by_the_end_of_the_run(tmp_pa
 
 @pytest.mark.slow
 def test_syncmind_episodes_leave_no_workspaces_behind_as_the_run_goes(tmp_path, monkeypatch):
-    # The real world: git workspaces in bwrap sandboxes. Each episode's checkout must be gone soon after it ends.
+    # The real world: git workspaces in bwrap sandboxes; each episode's workspace (ws-*) goes soon after it ends.
     base = tmp_path / "scratch"
     base.mkdir()
     monkeypatch.setenv("SIMYARD_SCRATCH", str(base))
@@ -47,7 +47,7 @@ def test_syncmind_episodes_leave_no_workspaces_behind_as_the_run_goes(tmp_path, 
 
     def checkouts(event: object) -> None:
         if getattr(event, "last", None) is not None:
-            left.append(sum(name.startswith("checkout-") for _, dirs, _ in os.walk(base) for name in dirs))
+            left.append(sum(name.startswith("ws-") for _, dirs, _ in os.walk(base) for name in dirs))
 
     summary = run_bench("syncmind-mini", "oracle", concurrency=2, limit=16, out=tmp_path / "run", frames="none",
                         progress=checkouts)
