@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from simyard.agents.backends.engine import Engine, Generation, ModelFacts, Request, SamplingOptions
-from simyard.platform.errors import BackendError, SimyardError
+from simyard.platform.errors import BackendError, MissingExtraError, SimyardError
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +279,61 @@ def _model_class(config: Any) -> Any:
     return AutoModelForCausalLM
 
 
+def load_processor(folder: Path) -> Any:
+    """The model's processor (`AutoProcessor`), or, where transformers refuses it only because its video half needs
+    torchvision (Qwen2-VL, Qwen2.5-VL on a CPU install without it), the same processor class with images only.
+
+    Raises:
+        MissingExtraError: The processor needs torchvision even for images.
+    """
+    from transformers import AutoProcessor
+
+    try:
+        return AutoProcessor.from_pretrained(folder, local_files_only=True)
+    except ImportError as exc:
+        if "torchvision" not in str(exc).lower():
+            raise
+        try:
+            processor = _images_only_processor(folder)
+        except Exception:  # noqa: BLE001 (any failure of the fallback: say what would fix it)
+            processor = None
+        if processor is None:
+            raise MissingExtraError(
+                f"the processor of {folder} needs torchvision, which is not installed",
+                hint="pip install torchvision (the build matching your torch)",
+            ) from None
+        log.info("%s: torchvision is missing, so its processor takes images but not videos", folder)
+        return processor
+
+
+def _images_only_processor(folder: Path) -> Any:
+    """The folder's processor class without its video processor (None when the class has none to drop)."""
+    import transformers
+    from transformers import AutoImageProcessor, AutoTokenizer
+
+    name = None
+    for file in ("processor_config.json", "preprocessor_config.json"):
+        if (folder / file).is_file():
+            name = name or json.loads((folder / file).read_text()).get("processor_class")
+    base = getattr(transformers, name, None) if isinstance(name, str) else None
+    if base is None or "video_processor" not in base.get_attributes():
+        return None
+
+    class ImagesOnly(base):  # type: ignore[misc, valid-type]
+        @classmethod
+        def get_attributes(cls) -> list[str]:
+            return [attribute for attribute in super().get_attributes() if attribute != "video_processor"]
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    processor = ImagesOnly(
+        image_processor=AutoImageProcessor.from_pretrained(folder, local_files_only=True),
+        tokenizer=tokenizer,
+        chat_template=getattr(tokenizer, "chat_template", None),
+    )
+    processor.video_processor = None
+    return processor
+
+
 # ----------------------------------------------------------------------------------------------- the engine
 
 
@@ -330,9 +385,7 @@ class TransformersEngine(Engine):
         self.processor: Any = None
         try:
             if self._facts.takes_images:
-                from transformers import AutoProcessor
-
-                self.processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
+                self.processor = load_processor(folder)
                 self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
             else:
                 from transformers import AutoTokenizer

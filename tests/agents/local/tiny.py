@@ -11,6 +11,7 @@ Weights are random (seeded): the tests check plumbing, batching and records, not
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 CHAT_TEMPLATE = (
@@ -151,4 +152,66 @@ def build_llava(path: str | Path, *, seed: int = 0) -> Path:
     model.save_pretrained(path)
     processor.save_pretrained(path)
     tokenizer.save_pretrained(path)
+    return path
+
+
+QWEN2_VL_TEMPLATE = CHAT_TEMPLATE.replace(
+    "{% if part['type'] == 'image' %}<image>", "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+)
+
+
+def build_qwen2_vl(path: str | Path, *, seed: int = 0) -> Path:
+    """Save a tiny Qwen2-VL (a 2-block vision tower, 8x8 patches merged 2x2, so a 32x32 image is 4 image tokens; 3-D
+    multimodal rotary positions in a 2-layer language model) with its tokenizer and image processor to `path`."""
+    import torch
+    from transformers import (
+        GenerationConfig,
+        Qwen2VLConfig,
+        Qwen2VLForConditionalGeneration,
+    )
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    path = Path(path)
+    tokenizer = train_tokenizer()
+    tokenizer.add_special_tokens(
+        {"additional_special_tokens": ["<image>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]}
+    )
+    tokenizer.chat_template = QWEN2_VL_TEMPLATE
+    ids = tokenizer.convert_tokens_to_ids
+    hidden, heads = 64, 4
+    config = Qwen2VLConfig(
+        text_config={
+            "vocab_size": len(tokenizer), "hidden_size": hidden, "intermediate_size": 2 * hidden,
+            "num_hidden_layers": 2, "num_attention_heads": heads, "num_key_value_heads": 2,
+            "max_position_embeddings": 4096, "initializer_range": 0.2,
+            "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+            # M-RoPE splits each head's rotary half (hidden / heads / 2 = 8) into temporal, height, width sections.
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 3, 3]},
+        },
+        vision_config={
+            "depth": 2, "embed_dim": 32, "hidden_size": hidden, "num_heads": 2, "mlp_ratio": 2, "patch_size": 8,
+            "spatial_merge_size": 2, "temporal_patch_size": 2,
+        },
+        image_token_id=ids("<|image_pad|>"),
+        video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"),
+        vision_end_token_id=ids("<|vision_end|>"),
+    )
+    torch.manual_seed(seed)
+    model = Qwen2VLForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id
+    )
+    pixels = {"shortest_edge": 32 * 32, "longest_edge": 32 * 32}  # every image is resized to 32x32
+    # Saved as a Qwen2-VL checkpoint's files are: the image processor's config names the processor class. (The
+    # processor object itself cannot be built here: transformers wants torchvision for its video half.)
+    image_processor = Qwen2VLImageProcessorPil(patch_size=8, merge_size=2, temporal_patch_size=2, size=pixels)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    image_processor.save_pretrained(path)
+    preprocessor = path / "preprocessor_config.json"
+    settings = json.loads(preprocessor.read_text())
+    settings.update(processor_class="Qwen2VLProcessor", image_processor_type="Qwen2VLImageProcessor")
+    preprocessor.write_text(json.dumps(settings, indent=2))
     return path
