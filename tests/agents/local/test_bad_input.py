@@ -177,3 +177,18 @@ def test_model_info_on_a_path_that_is_not_a_model_is_one_line(tmp_path: Path) ->
     done = simyard("model", "info", str(tmp_path))
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "is not a model folder" in done.stderr
+
+
+def test_serve_refuses_a_model_too_big_for_the_device_from_its_config(huge_config: Path) -> None:
+    done = simyard("serve", str(huge_config), "--port", "0")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "needs about" in done.stderr and "free" in done.stderr
+
+
+def test_a_bench_run_on_a_local_model_that_is_not_there_stops_before_the_run(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    done = simyard("bench", "run", "ragen", "--agent", "local", "--agent-opt", f"model={tmp_path / 'missing'}",
+                   "--limit", "2", "--out", str(out))
+    assert done.returncode == 2
+    assert "does not exist" in done.stderr and "Traceback" not in done.stderr
+    assert not out.exists(), "a run directory was made for a run that could not start"
