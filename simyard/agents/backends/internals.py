@@ -37,6 +37,15 @@ Contrastive decoding and sampling, as a `LogitsProcessorList` for `generate` or 
     chain = sampling_chain(temperature=0.7, top_p=0.9, first=[contrast])
     out = model.generate(**inputs, logits_processor=chain, do_sample=True)
 
+In the local engine, per episode while batched with everything else in flight: `Request.logits_processors` takes
+factories, called once per sequence (a contrast keeps per-sequence state); the engine samples with its own
+temperature and top-p after them, so pass only the method's processors::
+
+    def contrast():
+        return ContrastiveLogitsProcessor(engine.model, perturbed_inputs, alpha=1.0, plausibility=0.1)
+
+    [reply] = await engine.generate(Request(messages, options, logits_processors=[contrast]))
+
 Limits: hooks see the language model's attention only (not a vision tower's); positions are cache slots (pad slots
 included); models with attention sinks are refused; a model whose attention does not dispatch through
 `AttentionInterface` cannot be switched (a `BackendError` says so).
