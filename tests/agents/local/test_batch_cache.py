@@ -111,7 +111,8 @@ def test_cancelling_frees_a_running_slot_for_the_waiting_request_and_a_waiting_o
     try:
         batcher = engine.batcher
         options = SamplingOptions(max_tokens=400)
-        running = batcher.submit(engine.prepare(chat("a long answer")), options, processors=[lambda: Ban(engine.eos_ids()[0])])
+        never_stop = [lambda: Ban(engine.eos_ids()[0])]
+        running = batcher.submit(engine.prepare(chat("a long answer")), options, processors=never_stop)
         dropped = batcher.submit(engine.prepare(chat("never asked")), options)
         waiting = batcher.submit(engine.prepare(chat("next")), SamplingOptions(max_tokens=3))
         while not batcher.running:
@@ -124,3 +125,26 @@ def test_cancelling_frees_a_running_slot_for_the_waiting_request_and_a_waiting_o
         assert batcher.stats.tokens < 400
     finally:
         engine.close()
+
+
+def test_a_contrastive_processor_rides_the_batch_per_request(engine) -> None:
+    import asyncio
+
+    from simyard.agents.backends.internals import ContrastiveLogitsProcessor
+
+    prompt = [{"role": "user", "content": "push the box"}]
+    perturbed = torch.tensor([engine.prepare([{"role": "user", "content": "push"}]).ids])
+
+    def contrast(alpha: float):
+        return lambda: ContrastiveLogitsProcessor(engine.model, {"input_ids": perturbed}, alpha=alpha)
+
+    async def together():
+        return await asyncio.gather(
+            engine.generate(Request(prompt, SamplingOptions(max_tokens=10))),
+            engine.generate(Request(prompt, SamplingOptions(max_tokens=10), [contrast(0.0)])),
+            engine.generate(Request(prompt, SamplingOptions(max_tokens=10), [contrast(2.0)])),
+        )
+
+    [plain], [identity], [contrasted] = asyncio.run(together())
+    assert identity.token_ids == plain.token_ids  # alpha 0 is the identity
+    assert contrasted.token_ids != plain.token_ids

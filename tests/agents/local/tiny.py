@@ -156,8 +156,10 @@ def build_llava(path: str | Path, *, seed: int = 0) -> Path:
 
 
 QWEN2_VL_TEMPLATE = CHAT_TEMPLATE.replace(
-    "{% if part['type'] == 'image' %}<image>", "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% if part['type'] == 'image' %}<image>",
+    "{% if part['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>",
 )
+QWEN2_VL_SPECIALS = ["<image>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]
 
 
 def build_qwen2_vl(path: str | Path, *, seed: int = 0) -> Path:
@@ -173,9 +175,7 @@ def build_qwen2_vl(path: str | Path, *, seed: int = 0) -> Path:
 
     path = Path(path)
     tokenizer = train_tokenizer()
-    tokenizer.add_special_tokens(
-        {"additional_special_tokens": ["<image>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]}
-    )
+    tokenizer.add_special_tokens({"additional_special_tokens": QWEN2_VL_SPECIALS})
     tokenizer.chat_template = QWEN2_VL_TEMPLATE
     ids = tokenizer.convert_tokens_to_ids
     hidden, heads = 64, 4
