@@ -108,7 +108,9 @@ class ChatServer:
             engine_request = to_engine_request(chat, self.engine.facts.context_length)
             if chat.stream:
                 return await self._stream(chat, engine_request)
-            generations = await self.engine.generate(engine_request)
+            generations = await _unless_disconnected(request, self.engine.generate(engine_request))
+            if generations is None:
+                return Response(status_code=499)  # nobody reads it (nginx's code for a client that closed)
             return JSONResponse(completion_body(chat, generations, model=self.name, token_text=self._token_text))
         except ProtocolError as exc:
             self.failures += 1
@@ -208,6 +210,27 @@ class ChatServer:
     def _token_text(self, token: int) -> str:
         text = getattr(self.engine, "token_text", None)
         return text(token) if text is not None else str(token)
+
+
+async def _unless_disconnected(request: HTTPRequest, work: Any) -> Any:
+    """`await work`, or None once the client has gone (then `work` is cancelled, which cancels the engine's request
+    and frees its batch slots): a client that timed out must not keep the model decoding for nobody."""
+    task = asyncio.ensure_future(work)
+
+    async def gone() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    watcher = asyncio.ensure_future(gone())
+    try:
+        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+    if task in done:
+        return task.result()
+    return None
 
 
 class _End:

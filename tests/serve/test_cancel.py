@@ -69,3 +69,26 @@ def test_an_abandoned_stream_of_the_engine_cancels_its_request(lm_path) -> None:
         assert engine.batcher.stats.tokens < 2000
     finally:
         engine.close()
+
+
+def test_a_client_that_times_out_on_a_plain_request_frees_its_slot(lm_path) -> None:
+    engine = TransformersEngine(lm_path, device="cpu", max_batch=4)
+    batcher = engine.batcher
+    try:
+        with BackgroundServer(engine, NAME) as server, openai.OpenAI(
+            base_url=server.base_url, api_key="test", max_retries=0, timeout=0.5
+        ) as client:
+            try:
+                client.chat.completions.create(model=NAME, messages=LONG, max_tokens=3000, temperature=0)
+            except openai.APITimeoutError:
+                pass
+            else:
+                raise AssertionError("3,000 tokens came back within the client's 0.5 s")
+            wait_for(lambda: batcher.stats.cancelled == 1 and batcher.running == 0)
+            assert (batcher.stats.cancelled, batcher.running) == (1, 0)
+            assert batcher.stats.tokens < 2000, "the sequence ran on after its client left"
+            reply = client.with_options(timeout=60).chat.completions.create(model=NAME, messages=LONG, max_tokens=3,
+                                                                            temperature=0)
+            assert reply.usage.completion_tokens == 3
+    finally:
+        engine.close()
