@@ -79,6 +79,7 @@ class _Job:
     future: concurrent.futures.Future[list[Generation]]
     listener: Listener | None = None
     processors: Sequence[Callable[[], Any]] = ()
+    chains: list[Any] = field(default_factory=list)  # one per sample, made at admission
     submitted: float = field(default_factory=time.monotonic)
     first_token_s: float | None = None
     seqs: list[_Seq] = field(default_factory=list)
@@ -199,6 +200,8 @@ class Batcher:
         """
         if self._closed:
             raise RuntimeError("the model was closed")
+        if not 1 <= options.n <= self.max_batch:
+            raise ValueError(f"n={options.n} samples do not fit {self.max_batch} slots")
         future: concurrent.futures.Future[list[Generation]] = concurrent.futures.Future()
         self._queue.put(_Job(prepared, options, future, listener, tuple(processors)))
         return future
@@ -284,6 +287,12 @@ class Batcher:
         while self._waiting and (self._waiting[0].options.n <= free or not (self._running or admitted)):
             job = self._waiting.pop(0)
             if not job.future.set_running_or_notify_cancel():
+                continue
+            try:
+                job.chains = [_chain(job) for _ in range(job.options.n)]
+            except Exception as exc:  # noqa: BLE001 (a factory's bug fails its own request only)
+                log.warning("a logits-processor factory failed: %r", exc)
+                job.future.set_exception(exc)
                 continue
             admitted.append(job)
             free -= job.options.n
@@ -442,7 +451,7 @@ class Batcher:
             job.seqs = [
                 _Seq(
                     job, index, _generator(job.options.seed, index), int(next_pos[row]), matcher=_matcher(job),
-                    chain=_chain(job),
+                    chain=job.chains[index] if job.chains else None,
                 )
                 for index in range(job.options.n)
             ]

@@ -148,3 +148,14 @@ def test_a_contrastive_processor_rides_the_batch_per_request(engine) -> None:
     [plain], [identity], [contrasted] = asyncio.run(together())
     assert identity.token_ids == plain.token_ids  # alpha 0 is the identity
     assert contrasted.token_ids != plain.token_ids
+
+
+def test_a_failing_processor_factory_fails_its_request_alone(engine) -> None:
+    def factory() -> object:
+        raise RuntimeError("no processor today")
+
+    prompt = chat("push the box")
+    bad = engine.batcher.submit(engine.prepare(prompt), SamplingOptions(max_tokens=4), processors=[factory])
+    good = engine.batcher.submit(engine.prepare(prompt), SamplingOptions(max_tokens=4))
+    assert len(good.result(timeout=60)[0].token_ids) == 4
+    assert "no processor today" in str(bad.exception(timeout=60))
