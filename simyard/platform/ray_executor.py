@@ -34,7 +34,7 @@ from typing import Any
 from simyard.platform import registry
 from simyard.platform.api import Needs, Task
 from simyard.platform.episode import EpisodeResult
-from simyard.platform.errors import SimyardError, require
+from simyard.platform.errors import SimyardError, describe, require
 from simyard.platform.executor import Executor, Key, WorkerSpec
 from simyard.platform.lanes import NOT_YET, EpisodeRunner
 from simyard.platform.plugins import import_plugins
@@ -256,15 +256,24 @@ class RayExecutor(Executor):
         self._ray = ray
         if ray.is_initialized():
             return
-        if self.address not in (None, "", "auto", "local"):
+        if self.address in (None, "", "local"):
+            # Started on this thread: Ray's processes die with the thread that started them. It serves this run
+            # alone, so it listens on loopback only (as every simyard server does).
+            try:
+                ray.init(logging_level="ERROR", include_dashboard=False, _node_ip_address="127.0.0.1")
+            except Exception as exc:
+                raise RayClusterError(f"could not start a local Ray: {describe(exc)}",
+                                      hint="start one with `ray start --head` and pass its --address") from None
+            self._owns_ray = True
+            return
+        if self.address != "auto":  # `auto`: a cluster started on this machine, which Ray finds itself
             _probe(self.address, self.connect_timeout_s)
         done = threading.Event()
         failure: list[BaseException] = []
 
         def init() -> None:
             try:
-                ray.init(address=self.address or None, logging_level="ERROR", log_to_driver=True,
-                         include_dashboard=False)
+                ray.init(address=self.address, logging_level="ERROR", include_dashboard=False)
             except BaseException as exc:
                 failure.append(exc)
             finally:
@@ -272,12 +281,11 @@ class RayExecutor(Executor):
 
         # Ray's own connect retries for minutes; a daemon thread lets the run give up at the stated timeout.
         threading.Thread(target=init, name="simyard-ray-connect", daemon=True).start()
-        if not done.wait(self.connect_timeout_s + (30.0 if self.address in (None, "", "local") else 0.0)):
+        if not done.wait(self.connect_timeout_s):
             raise RayClusterError(f"the Ray cluster at {self.address} did not answer within "
                                   f"{self.connect_timeout_s:g} s", hint=_ADDRESS_HINT)
         if failure:
-            where = f"at {self.address}" if self.address else "(a local Ray)"
-            raise RayClusterError(f"could not join the Ray cluster {where}: {str(failure[0]).splitlines()[0]}",
+            raise RayClusterError(f"could not join the Ray cluster at {self.address}: {describe(failure[0])}",
                                   hint=_ADDRESS_HINT) from None
         self._owns_ray = True
 

@@ -205,6 +205,21 @@ def test_run_on_two_nodes_records_each_task_once_with_its_trajectory(cluster, tm
     assert (manifest["executor"], manifest["address"], manifest["status"]) == ("ray", f"127.0.0.1:{PORT}", "finished")
 
 
+def test_without_an_address_a_local_ray_is_started_and_stopped_with_the_run(cluster, tmp_path):
+    out = tmp_path / "run"
+    before = set(cluster.pids())
+    done = cluster.run(*SIMYARD, "bench", "run", "ragen", "--agent", "oracle", "--limit", "6", "--workers", "2",
+                       "--executor", "ray", "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    _completed_once(out, 6)
+    manifest = json.loads((out / "run.json").read_text())
+    assert (manifest["executor"], manifest["address"]) == ("ray", None)
+    deadline = time.monotonic() + 20
+    while set(cluster.pids()) - before and time.monotonic() < deadline:  # the local Ray's processes wind down
+        time.sleep(0.2)
+    assert not {pid for pid in set(cluster.pids()) - before if _name(pid) in ("raylet", "gcs_server")}
+
+
 def test_driver_killed_mid_run_then_resumed_finishes_every_task_once(cluster, tmp_path):
     out = tmp_path / "run"
     slow = ["--agent", "slow-oracle", "-o", "delay_s=0.1", "--import", str(cluster.base / "slow_oracle.py")]
