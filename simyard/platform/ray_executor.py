@@ -47,6 +47,10 @@ Item = tuple[dict[str, Any], int]  # a task as plain data and its episode seed
 
 #: Seconds a Ray address has to answer before the run gives up (said in `--address`'s help).
 CONNECT_TIMEOUT_S = 15.0
+#: Seconds a finished row waits in its actor for others to travel with it (each call costs both sides CPU).
+LINGER_S = 0.05
+#: Seconds the news that episodes started may wait for a row to travel with (it matters only if the node is lost).
+STARTS_S = 0.1
 #: Seconds the run waits for at least one actor to be placed when none is working; then it stops with an error.
 PLACEMENT_TIMEOUT_S = 120.0
 
@@ -80,6 +84,8 @@ class EpisodeActor:
         self.ended = False  # the driver has no more work for this actor
         self.stopping = False  # cancelled: start nothing more
         self.finished = False  # the runner returned; nothing more will come
+        self.first_event_at = 0.0  # when the oldest event not yet taken came
+        self.first_row_at: float | None = None  # ... and the oldest row (or other news that is not a start)
         self.ready = threading.Event()
         self.restart_heard = threading.Event()  # the driver has taken our "restart": exiting now loses nothing
         self.failure: dict[str, Any] | None = None
@@ -106,12 +112,26 @@ class EpisodeActor:
             self.news.notify_all()
 
     def take(self, wait_s: float) -> tuple[list[tuple[str, Any]], bool]:
-        """Events since the last call (("start", key), ("result", (row, files))), waiting up to `wait_s` for one;
-        and whether the runner has finished."""
+        """Events since the last call (("start", key), ("result", (row, files)), ...) and whether the runner has
+        finished; waits up to `wait_s` for news.
+
+        Answers are batched, since every call costs both processes CPU that quick episodes would feel: a row waits
+        up to `LINGER_S` for others to join it, and starts (needed only if this node is lost) up to `STARTS_S`.
+        """
+        deadline = time.monotonic() + wait_s
         with self.news:
-            if not self.events and not self.finished:
-                self.news.wait(wait_s)
+            while not self.finished:
+                now = time.monotonic()
+                due = deadline
+                if self.first_row_at is not None:
+                    due = min(due, self.first_row_at + LINGER_S)
+                elif self.events:
+                    due = min(due, self.first_event_at + STARTS_S)
+                if now >= due:
+                    break
+                self.news.wait(due - now)
             events, self.events = self.events, []
+            self.first_row_at = None
             if any(kind == "restart" for kind, _ in events):
                 self.restart_heard.set()
             return events, self.finished
@@ -127,6 +147,11 @@ class EpisodeActor:
 
     def _emit(self, kind: str, payload: Any) -> None:
         with self.news:
+            now = time.monotonic()
+            if not self.events:
+                self.first_event_at = now
+            if kind != "start" and self.first_row_at is None:
+                self.first_row_at = now
             self.events.append((kind, payload))
             self.news.notify_all()
 
