@@ -158,8 +158,9 @@ def env_serve(
         simyard env serve navigation --world-opt resolution=128 --idle-timeout 60
     """
     from simyard.cli.serve import _run_until_signal
-    from simyard.envserve.app import EnvServer, bind, uvicorn_server
+    from simyard.envserve.app import EnvServer, uvicorn_server
     from simyard.platform.plugins import import_plugins
+    from simyard.serve.http import listen_on, url_host
 
     if not 0 <= port <= 65535:
         raise SimyardError(f"--port {port} is not a port number", hint="use 1-65535, or 0 for a free one")
@@ -167,11 +168,11 @@ def env_serve(
     options = options_for_world(parse_options(world_opt, "--world-opt"), world)
     server = EnvServer(world, options, max_sessions=max_sessions, idle_timeout_s=idle_timeout or None,
                        inline=inline)
-    sock = bind(host, port)
+    sock = listen_on(host, port)
     sock.listen(2048)  # clients that read the banner and connect at once wait in the backlog, not refused
     try:
         bound_host, bound_port = sock.getsockname()[:2]
-        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        shown = url_host(bound_host)
         console.print(f"simyard env serve: {world!r} ({server.spec.kind} actions"
                       f"{', images' if server.views else ''}) at http://{shown}:{bound_port} "
                       f"(WebSocket ws://{shown}:{bound_port}/ws), up to {max_sessions} sessions, "

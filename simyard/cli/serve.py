@@ -66,15 +66,10 @@ def _serve_transformers(
     folder: Path, *, host: str, port: int, name: str, device: str, dtype: str, max_batch: int, log_level: str,
 ) -> None:
     from simyard.agents.backends.local import TransformersEngine
-    from simyard.serve.app import ChatServer, bind, uvicorn_server
+    from simyard.serve.app import ChatServer
+    from simyard.serve.http import listen_on, uvicorn_server
 
-    try:
-        sock = bind(host, port)
-    except OSError as exc:
-        raise SimyardError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-            hint="pick another --port (0 takes a free one), or stop what holds it",
-        ) from None
+    sock = listen_on(host, port)
     try:
         loaded = TransformersEngine(folder, device=device, dtype=dtype, max_batch=max_batch)
         try:

@@ -18,8 +18,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -38,6 +36,8 @@ from simyard.envserve.sessions import Busy, CallTimeout, Session, SessionClosed,
 from simyard.platform.api import ActionSpec
 from simyard.platform.errors import SimyardError
 from simyard.platform.frames import data_url
+from simyard.serve import http
+from simyard.serve.http import listen_on, url_host
 
 log = logging.getLogger("simyard.envserve")
 
@@ -467,74 +467,24 @@ async def _ws_close(websocket: WebSocket, code: int) -> None:
 # -------------------------------------------------------------------------------------------------- running
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening-ready TCP socket on (host, port), port 0 for a free one; Nagle off (no 40 ms ACK waits)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise SimyardError(f"cannot listen on {host}:{port}: {exc.strerror}",
-                           hint="pick another --port, or 0 for a free one") from None
-    return sock
-
-
 def uvicorn_server(server: EnvServer, log_level: str = "warning") -> Any:
-    import uvicorn
-
-    config = uvicorn.Config(server.app(), log_level=log_level, access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=5, ws_max_size=100 * 1024 * 1024)
-    return uvicorn.Server(config)
+    """uvicorn for `server`, with its lifespan on (the reaper starts and stops with it) and frames up to 100 MiB."""
+    return http.uvicorn_server(server.app(), log_level=log_level, lifespan="on", ws_max_size=100 * 1024 * 1024)
 
 
-class BackgroundEnvServer:
+class BackgroundEnvServer(http.ThreadedServer):
     """An `EnvServer` on uvicorn in a thread of this process, on loopback and a free port (tests, benchmarks)."""
 
     def __init__(self, server: EnvServer, host: str = "127.0.0.1", port: int = 0) -> None:
         self.env_server = server
-        self.sock = bind(host, port)
-        self.host, self.port = self.sock.getsockname()[:2]
+        self.sock = listen_on(host, port)
         self.server = uvicorn_server(server)
-        self.thread = threading.Thread(target=self._run, name="simyard-envserve", daemon=True)
-        self._error: BaseException | None = None
+        super().__init__("simyard-envserve")
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{url_host(self.host)}:{self.port}"
 
     @property
     def pool(self) -> SessionPool:
         return self.env_server.pool
-
-    def start(self, timeout_s: float = 30.0) -> BackgroundEnvServer:
-        self.thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self.server.started:
-            if self._error is not None or not self.thread.is_alive():
-                raise RuntimeError(f"the server did not start: {self._error!r}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the server did not start within {timeout_s:g} s")
-            time.sleep(0.01)
-        return self
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        self.server.should_exit = True
-        if self.thread.is_alive():
-            self.thread.join(timeout_s)
-        self.sock.close()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self.server.serve(sockets=[self.sock]))
-        except BaseException as exc:  # noqa: BLE001 (reported by start)
-            self._error = exc
-
-    def __enter__(self) -> BackgroundEnvServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

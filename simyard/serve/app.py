@@ -22,8 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
-import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -36,6 +34,7 @@ from starlette.routing import Route
 
 from simyard.agents.backends.engine import Engine, Generation
 from simyard.platform.errors import BackendError
+from simyard.serve.http import ThreadedServer, bind, url_host, uvicorn_server
 from simyard.serve.protocol import (
     ChatRequest,
     ProtocolError,
@@ -291,35 +290,7 @@ async def _http_error(request: HTTPRequest, exc: Exception) -> Response:
 # ----------------------------------------------------------------------------------------------- running
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A socket bound to (host, port) (port 0: a free one), not yet listening: binding before the model loads makes
-    a port in use fail at once rather than after minutes of loading, and no client connects until serving starts."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto must say TCP: asyncio turns Nagle's algorithm off only for sockets whose proto is IPPROTO_TCP, and with
-    # it on every keep-alive reply waits ~40 ms for the client's delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
-def uvicorn_server(app: Starlette, *, log_level: str = "warning", access_log: bool = False) -> Any:
-    import uvicorn
-
-    config = uvicorn.Config(
-        app, log_level=log_level, access_log=access_log, lifespan="off", timeout_graceful_shutdown=5,
-        timeout_keep_alive=30,
-    )
-    return uvicorn.Server(config)
-
-
-class BackgroundServer:
+class BackgroundServer(ThreadedServer):
     """A `ChatServer` on uvicorn in a thread of this process, on loopback and a free port (tests, benchmarks).
 
     The engine stays the caller's: stopping the server does not close it.
@@ -328,41 +299,9 @@ class BackgroundServer:
     def __init__(self, engine: Engine, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
         self.chat = ChatServer(engine, name)
         self.sock = bind(host, port)
-        self.host, self.port = self.sock.getsockname()[:2]
         self.server = uvicorn_server(self.chat.app())
-        self.thread = threading.Thread(target=self._run, name="simyard-serve", daemon=True)
-        self._error: BaseException | None = None
+        super().__init__("simyard-serve")
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/v1"
-
-    def start(self, timeout_s: float = 30.0) -> BackgroundServer:
-        self.thread.start()
-        deadline = time.monotonic() + timeout_s
-        while not self.server.started:
-            if self._error is not None or not self.thread.is_alive():
-                raise RuntimeError(f"the server did not start: {self._error!r}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the server did not start within {timeout_s:g} s")
-            time.sleep(0.01)
-        return self
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        self.server.should_exit = True
-        if self.thread.is_alive():
-            self.thread.join(timeout_s)
-        self.sock.close()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self.server.serve(sockets=[self.sock]))
-        except BaseException as exc:  # noqa: BLE001 (reported by start)
-            self._error = exc
-
-    def __enter__(self) -> BackgroundServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return f"http://{url_host(self.host)}:{self.port}/v1"

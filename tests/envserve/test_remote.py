@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from simyard.envserve.app import BackgroundEnvServer, EnvServer, bind
+from simyard.envserve.app import BackgroundEnvServer, EnvServer
 from simyard.platform import registry
 from simyard.platform.api import Agent, Observation
 from simyard.platform.bench import run_bench
 from simyard.platform.errors import InfraError, SimyardError
 from simyard.platform.rundir import RunDir
+from simyard.serve.http import bind
 from simyard.testing.conformance import all_passed, check_world, summary
 from tests.envserve.conftest import served, wait_until
 
