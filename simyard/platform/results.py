@@ -34,41 +34,53 @@ class ResultsIndex:
         self._unsynced = False
 
     def read(self) -> list[EpisodeResult]:
-        """Every complete row, in write order, one per (task_id, seed).
+        """Every complete row, in write order, one per (task_id, seed); a damaged line before the last raises.
 
         The first row of a pair wins, except that an `infra_error` row (an infrastructure failure, retried on resume)
-        gives way to a later row of the same pair.
+        gives way to a later row of the same pair. A resume must not trust an index it cannot read whole.
         """
+        return self._read(salvage=False)[0]
+
+    def read_salvaged(self) -> tuple[list[EpisodeResult], list[str]]:
+        """What a reader that only looks (export, rescore, the viewer) takes from a damaged index: every row that
+        reads, as `read` would keep them, and a `path:line: problem` for each damaged line before the last."""
+        return self._read(salvage=True)
+
+    def _read(self, salvage: bool) -> tuple[list[EpisodeResult], list[str]]:
         if not self.path.exists():
-            return []
-        data = self.path.read_bytes()
-        lines = data.split(b"\n")
+            return [], []
+        lines = self.path.read_bytes().split(b"\n")
         results: list[EpisodeResult] = []
+        skipped: list[str] = []
         seen: dict[tuple[str, int | None], int] = {}
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            last = number == len(lines)  # no newline after it: the write may have been torn
             row = _parse_row(line)
-            if row is None:
-                if last:
+            problem = "not a results row" if row is None else _row_problem(row)
+            result = None
+            if problem is None:
+                try:
+                    result = EpisodeResult.from_dict(row)  # type: ignore[arg-type]  # checked by _row_problem
+                except (TypeError, ValueError) as exc:
+                    problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if result is None:
+                if number == len(lines):  # no newline after it: a torn write, ignored by every reader
                     continue
-                raise RunDirError(
-                    f"{self.path}:{number} is not a results row",
-                    hint="the index was edited by hand or by another program; restore that line or delete it",
-                )
-            problem = _row_problem(row)
-            if problem is not None:
-                raise RunDirError(f"{self.path}:{number} is not a results row: {problem}",
-                                  hint="the index was edited by hand or by another program; restore that line")
-            result = EpisodeResult.from_dict(row)
+                if not salvage:
+                    raise RunDirError(f"{self.path}:{number} is not a results row"
+                                      + ("" if problem == "not a results row" else f": {problem}"),
+                                      hint="the index was edited by hand or by another program; restore that line "
+                                           "or delete it")
+                skipped.append(f"{self.path}:{number}: {problem}")
+                continue
             key = (result.task_id, result.seed)
             if key not in seen:
                 seen[key] = len(results)
                 results.append(result)
             elif results[seen[key]].status == "infra_error":
                 results[seen[key]] = result
-        return results
+        return results, skipped
 
     def keys(self) -> set[tuple[str, int | None]]:
         """The (task_id, seed) pairs already recorded."""

@@ -329,30 +329,12 @@ def read_results(run: RunDir) -> tuple[list[EpisodeResult], list[str]]:
         notes.append(f"{INDEX_FILE}: skipped a half-written last line ({len(tail)} bytes; a crash, or the run is "
                      f"writing it now)")
     try:
-        return run.index.read(), notes
-    except RunDirError:
-        pass
-    results: list[EpisodeResult] = []
-    seen: dict[tuple[str, int | None], int] = {}
-    lines = data.split(b"\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip() or (number == len(lines) and notes):
-            continue
-        row = _json_object(line)
-        try:
-            result = EpisodeResult.from_dict(row) if row is not None and "task_id" in row else None
-        except (TypeError, ValueError):
-            result = None
-        if result is None or not isinstance(result.task_id, str):
-            notes.append(f"{INDEX_FILE}:{number}: skipped a line that is not a results row")
-            continue
-        key = (result.task_id, result.seed)
-        if key not in seen:
-            seen[key] = len(results)
-            results.append(result)
-        elif results[seen[key]].status == "infra_error":
-            results[seen[key]] = result
-    return results, notes
+        results, skipped = run.index.read_salvaged()
+    except OSError as exc:
+        return [], [f"{INDEX_FILE} cannot be read: {exc.strerror or exc}"]
+    prefix = len(str(run.index.path))  # `path:line: problem` -> `results.jsonl:line: skipped: problem`
+    number_and_problem = (line[prefix + 1:].split(": ", 1) for line in skipped)
+    return results, notes + [f"{INDEX_FILE}:{number}: skipped: {problem}" for number, problem in number_and_problem]
 
 
 def error_kind(error: str | None) -> str:

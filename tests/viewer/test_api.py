@@ -111,7 +111,7 @@ def test_a_damaged_line_inside_the_index_loses_only_that_line(viewer, replying_r
     (run / "results.jsonl").write_text("".join(lines))
     described = get(viewer(run), "/api/runs/0")
     assert described["recorded"] == 5
-    assert described["notes"] == ["results.jsonl:3: skipped a line that is not a results row"]
+    assert described["notes"] == ["results.jsonl:3: skipped: not a results row"]
 
 
 def test_torn_trajectory_shows_the_steps_it_has(viewer, replying_run, copy_run):

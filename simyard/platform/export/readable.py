@@ -11,7 +11,6 @@ from typing import Any
 
 from simyard.platform.episode import EpisodeResult
 from simyard.platform.errors import RunDirError
-from simyard.platform.results import _parse_row, _row_problem  # the index's own row checks, so both agree
 from simyard.platform.rundir import RunDir
 from simyard.platform.trajectory import TRAJECTORY_FILE, _trajectory_lines
 
@@ -22,31 +21,7 @@ def readable_results(run: RunDir) -> tuple[list[EpisodeResult], list[str]]:
     path = run.index.path
     if not path.exists():
         return [], [f"{path}: missing (no episode was recorded)"]
-    lines = path.read_bytes().split(b"\n")
-    results: list[EpisodeResult] = []
-    seen: dict[tuple[str, int | None], int] = {}
-    skipped: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        row = _parse_row(line)
-        problem = "not a JSON results row" if row is None else _row_problem(row)
-        if problem is None:
-            try:
-                result = EpisodeResult.from_dict(row)  # type: ignore[arg-type]  # checked above
-            except (TypeError, ValueError) as exc:
-                problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if problem is not None:
-            if number != len(lines):  # the last line without a newline is a torn write, ignored by every reader
-                skipped.append(f"{path}:{number}: {problem}")
-            continue
-        key = (result.task_id, result.seed)
-        if key not in seen:
-            seen[key] = len(results)
-            results.append(result)
-        elif results[seen[key]].status == "infra_error":
-            results[seen[key]] = result
-    return results, skipped
+    return run.index.read_salvaged()
 
 
 def readable_trajectory(episode_dir: Path) -> tuple[list[dict[str, Any]] | None, str | None]:
