@@ -291,6 +291,7 @@ class RayExecutor(Executor):
                                       hint="start one with `ray start --head` and pass its --address") from None
             self._owns_ray = True
             return
+        deadline = time.monotonic() + self.connect_timeout_s  # one timeout for the probe and the join together
         if self.address != "auto":  # `auto`: a cluster started on this machine, which Ray finds itself
             _probe(self.address, self.connect_timeout_s)
         done = threading.Event()
@@ -306,7 +307,7 @@ class RayExecutor(Executor):
 
         # Ray's own connect retries for minutes; a daemon thread lets the run give up at the stated timeout.
         threading.Thread(target=init, name="simyard-ray-connect", daemon=True).start()
-        if not done.wait(self.connect_timeout_s):
+        if not done.wait(max(0.5, deadline - time.monotonic())):
             raise RayClusterError(f"the Ray cluster at {self.address} did not answer within "
                                   f"{self.connect_timeout_s:g} s", hint=_ADDRESS_HINT)
         if failure:
