@@ -50,7 +50,7 @@ CONNECT_TIMEOUT_S = 15.0
 #: Seconds a finished row waits in its actor for others to travel with it (each call costs both sides CPU).
 LINGER_S = 0.05
 #: Seconds the news that episodes started may wait for a row to travel with (it matters only if the node is lost).
-STARTS_S = 0.1
+STARTS_S = 0.05
 #: Seconds the run waits for at least one actor to be placed when none is working; then it stops with an error.
 PLACEMENT_TIMEOUT_S = 120.0
 

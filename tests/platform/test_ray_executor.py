@@ -259,19 +259,21 @@ def test_ctrl_c_finishes_the_episodes_in_flight_and_starts_no_more(cluster, tmp_
 
 def test_worker_node_killed_mid_run_loses_only_its_episodes_in_flight(cluster, tmp_path):
     out = tmp_path / "run"
-    slow = ["--agent", "slow-oracle", "-o", "delay_s=0.1", "--import", str(cluster.base / "slow_oracle.py")]
-    driver = cluster.popen(*_bench(cluster, out, *slow, "--limit", "30", "--workers", "3"))
+    # episodes of about a second, so the driver has surely heard that the lost node's actors started theirs
+    slow = ["--agent", "slow-oracle", "-o", "delay_s=0.3", "--import", str(cluster.base / "slow_oracle.py")]
+    driver = cluster.popen(*_bench(cluster, out, *slow, "--limit", "18", "--workers", "3"))
     try:
-        _wait_for_rows(out, 6, driver)
+        _wait_for_rows(out, 4, driver)
         cluster.kill_worker_node()
         output, _ = driver.communicate(timeout=120)
     finally:
         driver.kill()
     assert driver.returncode == 0, output
-    rows = _completed_once(out, 30)
-    assert len(_rows(out)) == 30
+    rows = _completed_once(out, 18)
+    assert len(_rows(out)) == 18
     retried = [row for row in rows if row["attempts"] > 1]
-    # the worker node held two actors, each with an episode in flight: those (and only those) ran again
+    # the worker node held two actors: each lost its episode in flight, and at most one more whose row had not
+    # reached the driver yet; those, and only those, ran again
     assert 1 <= len(retried) <= 2 * 2, [(row["task_id"], row["attempts"]) for row in rows]
     assert all(row["success"] for row in rows)
 
