@@ -265,9 +265,7 @@ def run_fork(from_episode: Path | None, step: int | None, world: str | None, age
              agent_options: dict[str, Any], choice: tuple[Any, ...], world_opt: list[str] | None, limits: Limits,
              out: Path | None, takeover: bool) -> EpisodeResult:
     """Fork a recorded episode at `step` (the `--from` form of `episode run`)."""
-    from simyard.platform.fork import load_fork_point
-    from simyard.platform.plugins import import_plugins
-    from simyard.platform.rundir import RUN_FILE, RunDir
+    from simyard.platform.fork_runner import prepare_fork
 
     if from_episode is None or step is None:
         raise SimyardError("--from and --step go together", hint="e.g. --from runs/.../episodes/EPISODE --step 3")
@@ -276,23 +274,12 @@ def run_fork(from_episode: Path | None, step: int | None, world: str | None, age
             raise SimyardError(f"{flag} cannot be used with --from: the fork plays the recorded episode's task "
                                f"and seed", hint=f"drop {flag}")
     episode_dir = _episode_dir(from_episode)
-    run_path = episode_dir.parent.parent
-    if (run_path / RUN_FILE).is_file():
-        config = RunDir(run_path).manifest.config
-        import_plugins(config.imports)  # the parent's plugin worlds and agents
-        parent = config.episode_limits()  # a bench run's caps hold in its forks unless overridden
-        limits = Limits(max_steps=limits.max_steps or parent.max_steps,
-                        max_invalid=limits.max_invalid if limits.max_invalid is not None else parent.max_invalid,
-                        time_limit_s=limits.time_limit_s or parent.time_limit_s)
-    point = load_fork_point(episode_dir, step)
-    cap = limits.max_steps or point.task.max_steps
-    if cap <= step:
-        raise SimyardError(f"the step cap is {cap}, so a fork at step {step} would leave the new agent no step",
-                           hint=f"raise it, e.g. --max-steps {step + point.task.max_steps}")
+    setup = prepare_fork(episode_dir, step, limits)
+    point, limits = setup.point, setup.limits
     if world is not None and world != point.task.world:
         raise SimyardError(f"the episode {episode_dir.name} is of world {point.task.world!r}, not {world!r}",
                            hint="drop the world name when forking: the episode's own world is used")
-    world_options = {**options_for_world(point.world_options, point.task.world),
+    world_options = {**setup.world_options,
                      **options_for_world(parse_options(world_opt, "--world-opt"), point.task.world)}
     return run_interactive_episode(point.task.world, agent_name, agent_options, None, None, None, point.seed or 0,
                                    limits, out, world_options=world_options, takeover=takeover, fork=point)

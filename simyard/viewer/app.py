@@ -10,6 +10,9 @@ Routes (`R` is a run's position on the command line, `NAME` an episode directory
     GET /api/runs/R/episodes/NAME           one episode's replay
     GET /api/runs/R/frames/NAME/frames/F    one frame file
     GET /api/pair?runs=R,R[&differing=1]    runs side by side, paired per task, with `bench compare`'s table
+    GET /api/agents                         the agents a fork may be handed to
+    POST /api/runs/R/episodes/NAME/fork     start a fork: {"step": K, "agent": NAME, "options": "key=value lines"}
+    GET /api/forks/ID                       a fork's progress; when done, the run and episode to open
 
 Everything a run holds goes out as JSON and the page puts it in with `textContent`, so text from worlds and models
 is never markup.
@@ -17,7 +20,6 @@ is never markup.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,8 @@ from starlette.staticfiles import StaticFiles
 from simyard.cli.render import jsonable
 from simyard.platform.errors import SimyardError
 from simyard.viewer.episodes import episode_page, frame_path
+from simyard.viewer.forks import ForkJobs, forks_of, link_parent
+from simyard.viewer.open_runs import OpenRuns
 from simyard.viewer.runs import FACETS, PAGE_SIZE, RunView, comparison_cells, paired
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -49,8 +53,9 @@ def _int(request: Request, name: str, default: int) -> int:
         raise HTTPException(400, f"{name} must be a whole number, not {text!r}") from None
 
 
-def build_app(views: Sequence[RunView]) -> Starlette:
-    """The viewer's app over already opened runs (`RunView`s)."""
+def build_app(views: OpenRuns) -> Starlette:
+    """The viewer's app over already opened runs (forks started from the page are opened as they end)."""
+    jobs = ForkJobs(views)
 
     def view_of(request: Request) -> RunView:
         try:
@@ -66,7 +71,7 @@ def build_app(views: Sequence[RunView]) -> Starlette:
         return Response(status_code=204)
 
     async def runs(request: Request) -> Response:
-        return _json({"runs": [view.describe() for view in views]})
+        return _json({"runs": [view.describe() for view in views.listed_views()]})
 
     def run(request: Request) -> Response:
         view = view_of(request)
@@ -89,7 +94,44 @@ def build_app(views: Sequence[RunView]) -> Starlette:
         except SimyardError as exc:
             raise HTTPException(404, str(exc)) from None
         page["row"] = row.to_json()
+        page["parent"] = link_parent(views, page["parent"]) if page["parent"] else None
+        page["forks"] = forks_of(views, view, name)
         return _json(page)
+
+    async def agents(request: Request) -> Response:
+        from simyard.platform import registry
+
+        return _json({"agents": registry.names("agent"), "terminal": ["human"]})
+
+    async def start_fork(request: Request) -> Response:
+        view = view_of(request)
+        name = request.path_params["name"]
+        try:
+            body = await request.json()
+        except ValueError:
+            raise HTTPException(400, 'send JSON: {"step": K, "agent": NAME, "options": "key=value lines"}') from None
+        if not isinstance(body, dict):
+            raise HTTPException(400, 'send a JSON object: {"step": K, "agent": NAME}')
+        if view.row(name) is None:
+            raise HTTPException(404, f"run {view.number} has no episode {name!r}")
+        try:
+            # prepare_fork imports the parent's plugins and reads its trajectory: off the event loop
+            from starlette.concurrency import run_in_threadpool
+
+            job = await run_in_threadpool(jobs.start, view, name, body.get("step"), body.get("agent"),
+                                          body.get("options"))
+        except SimyardError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return _json(job.to_json())
+
+    def fork_job(request: Request) -> Response:
+        try:
+            job = jobs.get(int(request.path_params["job"]))
+        except ValueError:
+            job = None
+        if job is None:
+            raise HTTPException(404, f"no fork {request.path_params['job']!r} was started by this viewer")
+        return _json(job.to_json())
 
     async def frame(request: Request) -> Response:
         view = view_of(request)
@@ -129,6 +171,9 @@ def build_app(views: Sequence[RunView]) -> Starlette:
         Route("/api/runs/{run}/episodes/{name}", episode),
         Route("/api/runs/{run}/frames/{name}/{file:path}", frame),
         Route("/api/pair", pair),
+        Route("/api/agents", agents),
+        Route("/api/runs/{run}/episodes/{name}/fork", start_fork, methods=["POST"]),
+        Route("/api/forks/{job}", fork_job),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error})

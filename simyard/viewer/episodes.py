@@ -65,6 +65,8 @@ def episode_page(episode_dir: Path, run_label: str) -> dict[str, Any]:
         "steps": steps,
         "notes": notes,
         "fork": fork_command(episode_dir),
+        "parent": reset.get("parent") if isinstance(reset.get("parent"), dict) else None,
+        "human_steps": [step["index"] for step in steps if step["by"] == "human"],
     }
 
 
@@ -154,6 +156,7 @@ def _step(entry: dict[str, Any], episode_dir: Path, notes: list[str]) -> dict[st
             notes.append(f"step {entry.get('index', 0)}: frame {name} is {problem}")
     calls = [_call(call) for call in entry.get("calls") or [] if isinstance(call, dict)]
     rest = {key: value for key, value in info.items() if key not in ("valid", "feedback", "progress", "success")}
+    notes_by_agent = info.get("agent") if isinstance(info.get("agent"), dict) else {}
     return {
         "index": entry.get("index", 0),
         "kind": entry.get("type"),
@@ -170,6 +173,10 @@ def _step(entry: dict[str, Any], episode_dir: Path, notes: list[str]) -> dict[st
         "info": _cap(json.dumps(rest, ensure_ascii=False, default=str)) if rest else "",
         "calls": calls,
         "act_latency_s": _number(entry.get("act_latency_s")),
+        # who chose the step when not the agent: `human` (took over) or `replay` (a fork replaying its parent)
+        "by": entry.get("by") if isinstance(entry.get("by"), str) else None,
+        "parent_step": notes_by_agent.get("parent_step"),
+        "proposed": _cap(_shown(notes_by_agent["proposed"])) if "proposed" in notes_by_agent else None,
     }
 
 

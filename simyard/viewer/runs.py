@@ -92,12 +92,14 @@ class RunView:
     Args:
         path: The run directory; `RunDirError` (one line) when it is not one.
         number: Its position on the command line: the run's id in URLs.
+        label: What names it on the page (a matrix arm's `matrix/arm`); `<agent> · <folder>` when None.
     """
 
-    def __init__(self, path: str | Path, number: int) -> None:
+    def __init__(self, path: str | Path, number: int, label: str | None = None) -> None:
         self.run: RunDir = open_run(path)
         self.path = self.run.path.resolve()
         self.number = number
+        self._label = label
         self._lock = threading.Lock()
         self._snapshot: _Snapshot | None = None
         self._search_text: dict[str, tuple[int, str]] = {}
@@ -169,6 +171,8 @@ class RunView:
     @property
     def label(self) -> str:
         """`<agent> · <folder>`: what tells runs apart in a side-by-side view."""
+        if self._label is not None:
+            return self._label
         try:
             agent = self.run.manifest.config.agent
         except RunDirError:

@@ -6,17 +6,10 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from simyard.platform.errors import SimyardError
 from simyard.serve.http import ThreadedServer, listen_on, url_host, uvicorn_server
 from simyard.viewer.app import build_app
+from simyard.viewer.open_runs import OpenRuns
 from simyard.viewer.runs import RunView
-
-
-def open_runs(paths: Sequence[str | Path]) -> list[RunView]:
-    """Open every run before serving, so a folder that is not a run is one error line, not a broken page."""
-    if not paths:
-        raise SimyardError("no run directory given", hint="simyard view RUN_DIR [RUN_DIR ...]")
-    return [RunView(path, number) for number, path in enumerate(paths)]
 
 
 def _warm(views: Sequence[RunView]) -> None:
@@ -35,7 +28,8 @@ class ViewerServer(ThreadedServer):
 
     def __init__(self, paths: Sequence[str | Path], host: str = "127.0.0.1", port: int = 0,
                  log_level: str = "warning") -> None:
-        self.views = open_runs(paths)
+        # Every run opened before serving, so a folder that is not a run is one error line, not a broken page.
+        self.views = OpenRuns(paths)
         self.sock = listen_on(host, port)
         # Listening at once: a browser opened (or a URL followed) before uvicorn is up waits in the backlog
         # instead of being refused.

@@ -105,7 +105,7 @@ def test_keyboard_steps_through_frames_and_replies(chromium, viewer, replying_ru
                            f"turn {step}: <b>push</b> [red]on[/red]")  # model text shown as typed, not as markup
     assert not chromium.find_elements(By.CSS_SELECTOR, ".reasoning b")
     fork = chromium.find_element(By.ID, "fork-command").text
-    assert fork.endswith(f"episodes/{name} --step 2 --agent human") and fork.startswith("simyard episode run --from ")
+    assert fork.endswith(f"episodes/{name} --step 2 --agent random") and fork.startswith("simyard episode run --from ")
     screenshot("episode-step-2")
 
 

@@ -107,15 +107,20 @@ def episode_document(lines: list[dict[str, Any]], result: dict[str, Any], agent:
     }
     if totals["priced"]:
         final["total_cost_usd"] = totals["cost"]
-    return {
+    document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "session_id": session_id,
         "agent": agent,
         "steps": steps,
         "notes": "Exported by simyard: step 1 is the task and first observation; each agent step is one executed "
-                 "action (tool call `act`) with the world's answer as its observation.",
+                 "action (tool call `act`) with the world's answer as its observation. A step's extra.by says who "
+                 "chose it when the agent did not: `human` (a person took over) or `replay` (a fork replaying "
+                 "its parent); extra.parent names the episode and step a fork started from.",
         "final_metrics": final,
     }
+    if isinstance(reset.get("parent"), dict):
+        document["extra"] = {"parent": reset["parent"]}
+    return document
 
 
 def _agent_step(step_id: int, line: dict[str, Any], place: Any, totals: dict[str, Any]) -> dict[str, Any]:
@@ -141,6 +146,8 @@ def _agent_step(step_id: int, line: dict[str, Any], place: Any, totals: dict[str
         step["metrics"] = _metrics(calls, totals)
     step["extra"] = {key: line.get(key) for key in ("index", "reward", "terminated", "truncated", "info",
                                                      "act_latency_s")}
+    if isinstance(line.get("by"), str):
+        step["extra"]["by"] = line["by"]
     return step
 
 

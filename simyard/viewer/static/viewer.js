@@ -231,6 +231,15 @@ function stepView(episode, step, runId) {
     ["act latency", step.act_latency_s === null ? "-" : `${fmt(step.act_latency_s, 3)} s`],
   ];
   if (step.terminated || step.truncated) facts.push(["ended", step.terminated ? "terminated" : "truncated"]);
+  if (step.by === "human") {
+    facts.push(["chosen by", el("span", {class: "human", id: "step-by"}, "a person (took over)",
+                                 step.proposed ? `; the model proposed ${step.proposed}` : "")]);
+  } else if (step.by === "replay") {
+    facts.push(["chosen by", el("span", {class: "muted", id: "step-by"},
+                                 `replayed from the parent's step ${fmt(step.parent_step)}`)]);
+  } else if (step.by) {
+    facts.push(["chosen by", el("span", {id: "step-by"}, step.by)]);
+  }
   return el("div", {class: "step"},
     framesOf(step, runId, episode.name),
     el("div", {class: "step-text"},
@@ -240,20 +249,97 @@ function stepView(episode, step, runId) {
       step.info ? el("details", {}, el("summary", {}, "info"), el("pre", {}, step.info)) : null));
 }
 
-function forkControl(episode, getStep) {
-  const agent = el("input", {type: "text", value: "human", size: 12, name: "fork-agent"});
+function forkControl(episode, getStep, runId) {
+  // A non-human agent forks right here (the viewer plays it in the background and opens the new episode);
+  // `human` plays at a terminal, so for it the command to paste is what the box offers.
+  const agent = el("input", {type: "text", value: "random", size: 12, name: "fork-agent", list: "fork-agents"});
+  const options = el("textarea", {name: "fork-options", rows: 2, cols: 28, placeholder: "options: key=value, one a line"});
   const code = el("code", {id: "fork-command"});
+  const status = el("div", {id: "fork-status", class: "muted"});
+  const button = el("button", {id: "fork-run"}, "Fork here");
+  const human = () => (agent.value.trim() || "human") === "human";
   const update = () => {
     const name = agent.value.trim() || "human";
-    const quoted = /^[\w@%+=:,./-]+$/.test(name) ? name : `'${name.replace(/'/g, "'\\''")}'`;
-    code.textContent = `${episode.fork.prefix} --step ${getStep()} --agent ${quoted}`;
+    const quoted = (text) => /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
+    const opts = options.value.split("\n").map((line) => line.trim()).filter(Boolean)
+      .map((line) => ` --agent-opt ${quoted(line)}`).join("");
+    code.textContent = `${episode.fork.prefix} --step ${getStep()} --agent ${quoted(name)}${opts}`;
+    button.disabled = human() || button.dataset.busy === "1";
+    button.title = human() ? "a person plays at a terminal: paste the command below" : "";
   };
   agent.addEventListener("input", update);
+  options.addEventListener("input", update);
+  async function watch(job) {
+    const step = job.step;
+    while (true) {
+      status.replaceChildren(`fork ${job.id}: replayed ${job.replayed} of ${step} recorded steps`,
+                             job.played ? `; ${job.agent} played ${job.played} steps` : "", " …");
+      if (job.state !== "running") break;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      job = await api(`/api/forks/${job.id}`);
+    }
+    button.dataset.busy = "0";
+    update();
+    if (job.state === "failed") {
+      status.replaceChildren(el("span", {class: "bad", id: "fork-error"}, `The fork did not run: ${job.error}`));
+      return;
+    }
+    const href = `#/episode?refs=${job.run}:${encodeURIComponent(job.name)}&step=${step}`;
+    if (job.diverged) {
+      status.replaceChildren(el("div", {class: "bad", id: "fork-diverged"},
+        `The world did not retrace the record, so the fork stopped: ${job.diverged}`), " ",
+        el("a", {href, id: "fork-open"}, "open the recorded fork"));
+      return;
+    }
+    status.replaceChildren(el("a", {href, id: "fork-open"}, "open the new episode"));
+    location.hash = href;
+  }
+  button.addEventListener("click", async () => {
+    if (human()) return;
+    button.dataset.busy = "1";
+    update();
+    status.replaceChildren("starting the fork …");
+    try {
+      const response = await fetch(`/api/runs/${runId}/episodes/${encodeURIComponent(episode.name)}/fork`, {
+        method: "POST", headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({step: getStep(), agent: agent.value.trim(), options: options.value})});
+      const body = await response.json().catch(() => ({error: `HTTP ${response.status}`}));
+      if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+      await watch(body);
+    } catch (error) {
+      button.dataset.busy = "0";
+      update();
+      status.replaceChildren(el("span", {class: "bad", id: "fork-error"}, error.message));
+    }
+  });
   const copy = el("button", {onclick: () => navigator.clipboard && navigator.clipboard.writeText(code.textContent)},
                   "copy");
   return {node: el("div", {class: "fork card"}, el("strong", {}, "Fork from this step"),
                    el("div", {class: "muted"}, "replays the recorded actions up to this step, then hands the episode to ",
-                      agent, " ", copy), code), update};
+                      agent, " ", options, " ", button),
+                   el("div", {class: "muted"}, "or in a terminal (where ", el("em", {}, "human"), " plays): ",
+                      copy), code, status), update};
+}
+
+function relatives(episode) {
+  // Where a fork came from, the forks made from this episode, and the steps a person chose.
+  const parts = [];
+  if (episode.parent) {
+    const parent = episode.parent;
+    const label = `${parent.name} at step ${parent.step}`;
+    parts.push(el("div", {id: "fork-parent"}, "forked from ",
+      parent.run === null ? el("code", {}, `${parent.episode} (step ${parent.step})`)
+        : el("a", {href: `#/episode?refs=${parent.run}:${encodeURIComponent(parent.name)}&step=${parent.step}`}, label)));
+  }
+  if (episode.forks && episode.forks.length) {
+    parts.push(el("div", {id: "fork-children"}, "forks of this episode: ", episode.forks.map((fork, i) => [i ? ", " : "",
+      el("a", {href: `#/episode?refs=${fork.run}:${encodeURIComponent(fork.name)}&step=${fork.step}`},
+         `at step ${fork.step} by ${fork.agent}`)])));
+  }
+  if (episode.human_steps && episode.human_steps.length) {
+    parts.push(el("div", {id: "human-steps"}, `steps chosen by a person (took over): ${episode.human_steps.join(", ")}`));
+  }
+  return parts.length ? el("div", {class: "relatives"}, parts) : null;
 }
 
 async function showEpisodes(token, params) {
@@ -269,10 +355,13 @@ async function showEpisodes(token, params) {
   const last = Math.max(...episodes.map((e) => e.steps.length - 1), 0);
   let current = Math.min(Math.max(parseInt(params.get("step") || "0", 10) || 0, 0), last);
   const slider = el("input", {type: "range", min: 0, max: last, value: current, id: "step-slider"});
+  const agentNames = el("datalist", {id: "fork-agents"});
+  api("/api/agents").then((data) => agentNames.replaceChildren(
+    ...data.agents.map((name) => el("option", {value: name})))).catch(() => {});
   const counter = el("span", {id: "step-counter"});
   const columns = episodes.map((episode, i) => {
     const body = el("div", {class: "step-body"});
-    const fork = forkControl(episode, () => Math.min(current, episode.steps.length - 1));
+    const fork = forkControl(episode, () => Math.min(current, episode.steps.length - 1), refs[i].run);
     const result = episode.result;
     return {episode, run: refs[i].run, body, fork, node: el("section", {class: "card episode", dataset: {run: refs[i].run}},
       el("h2", {}, episode.run),
@@ -280,6 +369,7 @@ async function showEpisodes(token, params) {
          result ? outcome(result) : el("span", {class: "warn"}, "unfinished"),
          result ? ` (${result.reason}, progress ${fmt(result.progress)}, ${result.steps} steps)` : ""),
       result && result.error ? el("pre", {class: "error"}, result.error) : null,
+      relatives(episode),
       el("details", {}, el("summary", {}, "instruction"), el("pre", {class: "instruction"}, episode.task.instruction)),
       notesBox(episode.notes), body, fork.node)};
   });
@@ -320,7 +410,7 @@ async function showEpisodes(token, params) {
        el("button", {id: "next-step", onclick: () => move(current + 1)}, "›"), counter,
        el("span", {class: "keys"}, el("kbd", {}, "←"), "/", el("kbd", {}, "→"), " or ", el("kbd", {}, "k"), "/",
           el("kbd", {}, "j"), " step")),
-    el("div", {class: "columns"}, columns.map((column) => column.node)));
+    el("div", {class: "columns"}, columns.map((column) => column.node)), agentNames);
   render();
   poll(() => route(), episodes.some((episode) => episode.result === null));
 }
