@@ -34,7 +34,8 @@ class ExportFormat(StrEnum):
 
 @bench_app.command("export")
 def export_command(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `simyard bench run`.")],
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `simyard bench run` (a matrix run "
+                                            "exports every arm).")],
     format: Annotated[ExportFormat, typer.Option("--format", "-f", help="parquet or csv (the results index, one "
                                                  "row per episode), or atif (one trajectory.json per episode).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The file to write (parquet, csv), or a new or empty "
@@ -45,17 +46,22 @@ def export_command(
     Parquet and CSV keep types (numbers, booleans, nulls; the world's metrics as a JSON string). ATIF is the
     Agent Trajectory Interchange Format of Harbor (ATIF-v1.6): steps with their source, messages, tool calls and
     observations, token ids and log-probabilities, final metrics, and frames copied beside each file and referenced
-    by relative path. A damaged run exports what can be read and names what it skipped.
+    by relative path. A damaged run exports what can be read and names what it skipped. A matrix run exports
+    every arm: one table whose `run` column says `<matrix>/<arm>`, or one ATIF folder per arm.
 
     Example:
 
         simyard bench export runs/ragen-oracle-20250101-120000 --format parquet --out ragen.parquet
+
+        simyard bench export runs/pair --format atif --out pair-atif      # a matrix: pair-atif/<arm>/...
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from simyard.platform.export import export_run
+    from simyard.platform.matrix import is_matrix
 
-    existing_run(run_dir)
+    if not is_matrix(run_dir):
+        existing_run(run_dir)
     with Progress(TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), console=err_console,
                   transient=True, disable=not err_console.is_terminal) as bar:
         task = bar.add_task("export", total=None)
@@ -71,24 +77,45 @@ def export_command(
 
 @bench_app.command("rescore")
 def rescore_command(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `simyard bench run`.")],
+    run_dir: Annotated[Path, typer.Argument(help="A run directory made by `simyard bench run` (a matrix run "
+                                            "rescores every arm).")],
 ) -> None:
     """Recompute each episode's success and progress with the current metric code, without running the agent.
 
     Worlds whose success is a function of what was recorded (the RAGEN puzzles and the household worlds replay the
     recorded actions) are rescored; the others are named and their rows copied unchanged. The new index goes beside
     the old one (results.rescored.jsonl, then -2, -3, ...); results.jsonl is never touched. Prints the episodes whose
-    score changed and the summary before and after.
+    score changed and the summary before and after. A matrix run is rescored arm by arm, each arm's new index in
+    its own directory.
 
     Example:
 
         simyard bench rescore runs/ragen-oracle-20250101-120000
+
+        simyard bench rescore runs/pair          # a matrix: each arm in turn
     """
+    from simyard.platform.matrix import arm_dir, is_matrix, read_plan
+    from simyard.platform.rundir import RUN_FILE
+
+    if not is_matrix(run_dir):
+        existing_run(run_dir)
+        _rescore_one(run_dir)
+        return
+    arms = read_plan(run_dir).arms
+    for arm in arms:
+        where = arm_dir(run_dir, arm.name)
+        console.rule(Text(f"arm {arm.name} ({where})"))
+        if not (where / RUN_FILE).is_file():
+            err_console.print(Text(f"not rescored: arm {arm.name} has not started yet (no {RUN_FILE})"))
+            continue
+        _rescore_one(where)
+
+
+def _rescore_one(run_dir: Path) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from simyard.platform.rescore import rescore_run
 
-    existing_run(run_dir)
     with Progress(TextColumn("rescoring"), BarColumn(), MofNCompleteColumn(), console=err_console,
                   transient=True, disable=not err_console.is_terminal) as bar:
         task = bar.add_task("rescore", total=None)

@@ -42,7 +42,7 @@ class ExportReport:
 
 def export_run(run_dir: str | Path, fmt: str, out: str | Path,
                progress: Callable[[int, int], None] | None = None) -> ExportReport:
-    """Export a run directory to `out` in `fmt` (`parquet`, `csv` or `atif`).
+    """Export a run directory to `out` in `fmt` (`parquet`, `csv` or `atif`); a matrix run exports every arm.
 
     `progress(done, total)` follows an ATIF export episode by episode (a table is written in one go).
 
@@ -50,12 +50,17 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path,
         ExportError: `fmt` is unknown, or `out` cannot be written (or lies among the run's recorded files).
         RunDirError: `run_dir` is not a run directory.
     """
+    from simyard.platform.matrix import is_matrix
     from simyard.platform.rundir import open_run
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
-    run = open_run(run_dir)
     out = Path(out)
+    if is_matrix(run_dir):
+        from simyard.platform.export.arms import export_matrix
+
+        return export_matrix(Path(run_dir), fmt, out, progress)
+    run = open_run(run_dir)
     from simyard.platform.export.target import refuse_recorded_path
 
     refuse_recorded_path(run.path, out)
