@@ -15,7 +15,8 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def view(
     run_dirs: Annotated[list[Path], typer.Argument(help="Run directories made by `simyard bench run` or "
-                                                   "`simyard episode run`; several are shown side by side.")],
+                                                   "`simyard episode run`; several are shown side by side; a "
+                                                   "matrix run shows each arm as a run.")],
     port: Annotated[int, typer.Option(help="Port to listen on (0: a free one).")] = 8765,
     host: Annotated[str, typer.Option(help="Address to listen on; anything but loopback shows your runs to the "
                                       "network (no auth!).")] = "127.0.0.1",
@@ -24,13 +25,16 @@ def view(
     """Look at runs in a web browser: the table per world and subset with 95% intervals, the episodes with filters
     and search, each episode replayed step by step (frames, actions, feedback, rewards, the model's replies; keys
     ←/→ or j/k), and several runs side by side, paired per task. A run still being written refreshes itself.
-    Stop it with Ctrl-C.
+    From any step an episode can be forked: the page plays the agent you name (`human` gets the command to paste
+    in a terminal) and records the new episode under RUN_DIR/forks/. Stop it with Ctrl-C.
 
     Example:
 
         simyard view runs/oracle
 
         simyard view runs/random runs/mine --port 0 --no-open
+
+        simyard view runs/pair          # a matrix run: one run per arm, labelled pair/<arm>
     """
     from simyard.viewer.server import ViewerServer
 

@@ -54,3 +54,24 @@ def test_help_shows_an_example():
     done = start("--help")
     out, _ = done.communicate(timeout=60)
     assert done.returncode == 0 and "Example" in out and "simyard view runs/oracle" in out
+
+
+def test_a_matrix_run_is_listed_arm_by_arm(tmp_path):
+    from simyard.platform.matrix import Arm, run_matrix
+    from simyard.platform.taskfiles import write_task_file
+    from tests.viewer.conftest import sokoban_tasks
+
+    write_task_file(tmp_path / "tasks.jsonl", sokoban_tasks(2))
+    arms = [Arm(name=agent, suite=str(tmp_path / "tasks.jsonl"), agent=agent) for agent in ("random", "oracle")]
+    run_matrix(arms, tmp_path / "pair", shared={"seed": 7})
+    process = start(str(tmp_path / "pair"), "--port", "0", "--no-open")
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line.strip())
+            if "simyard view: http" in line:
+                break
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    assert lines[:2] == ["run 0: pair/random (2/2 episodes, finished)", "run 1: pair/oracle (2/2 episodes, finished)"]
