@@ -65,7 +65,9 @@ def episode_run(
     time_limit: Annotated[float | None, typer.Option(help="Wall-clock limit for the episode, seconds.",
                                                      callback=positive("--time-limit", "omit it for no time limit",
                                                                        kind=float))] = None,
-    out: Annotated[Path | None, typer.Option(help="Run directory to record into (default runs/episode-...).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory to record into (default runs/episode-...; a fork: "
+                                                  "RUN/forks/<episode>-step<K>-<agent>-<time> beside its parent, "
+                                                  "where the viewer finds it).")] = None,
     from_episode: Annotated[Path | None, typer.Option("--from", help="Fork this recorded episode directory: replay "
                                                       "its actions up to --step, checking the world retraces "
                                                       "them, then let --agent play on.")] = None,
@@ -265,7 +267,8 @@ def run_fork(from_episode: Path | None, step: int | None, world: str | None, age
              agent_options: dict[str, Any], choice: tuple[Any, ...], world_opt: list[str] | None, limits: Limits,
              out: Path | None, takeover: bool) -> EpisodeResult:
     """Fork a recorded episode at `step` (the `--from` form of `episode run`)."""
-    from simyard.platform.fork_runner import prepare_fork
+    from simyard.platform.fork_runner import default_fork_dir, prepare_fork
+    from simyard.platform.rundir import RUN_FILE
 
     if from_episode is None or step is None:
         raise SimyardError("--from and --step go together", hint="e.g. --from runs/.../episodes/EPISODE --step 3")
@@ -281,6 +284,8 @@ def run_fork(from_episode: Path | None, step: int | None, world: str | None, age
                            hint="drop the world name when forking: the episode's own world is used")
     world_options = {**setup.world_options,
                      **options_for_world(parse_options(world_opt, "--world-opt"), point.task.world)}
+    if out is None and (episode_dir.parent.parent / RUN_FILE).is_file():
+        out = default_fork_dir(episode_dir, step, agent_name)
     return run_interactive_episode(point.task.world, agent_name, agent_options, None, None, None, point.seed or 0,
                                    limits, out, world_options=world_options, takeover=takeover, fork=point)
 

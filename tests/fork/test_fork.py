@@ -143,3 +143,15 @@ def test_a_fork_beyond_the_tasks_step_cap_asks_for_a_higher_cap_and_then_plays_o
         "--out", str(tmp_path / "fork"))
     forked = steps(next((tmp_path / "fork" / "episodes").iterdir()))
     assert [step.get("by") for step in forked] == ["replay"] * 11 + [None, None]
+
+
+def test_a_fork_without_out_is_recorded_under_its_parent_runs_forks_folder(tmp_path):
+    parent = record(tmp_path, "parent", "sokoban", "--seed", "3", "--agent", "random", "--max-steps", "8")
+    before = sorted(path.relative_to(tmp_path / "parent") for path in (tmp_path / "parent").rglob("*"))
+    output = cli("episode", "run", "--from", str(parent), "--step", "2", "--agent", "oracle")
+    (fork,) = (tmp_path / "parent" / "forks").iterdir()
+    assert fork.name.startswith(f"{parent.name}-step2-oracle-")
+    assert f"recorded in {fork / 'episodes' / parent.name}" in output.replace("\n", "")
+    after = sorted(path.relative_to(tmp_path / "parent") for path in (tmp_path / "parent").rglob("*")
+                   if "forks" not in path.relative_to(tmp_path / "parent").parts)
+    assert after == before
