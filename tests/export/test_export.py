@@ -188,3 +188,14 @@ def test_export_cli_prints_what_it_wrote_and_what_it_skipped(run_path, tmp_path)
     assert result.exit_code == 0, result.output
     assert f"Wrote {EPISODES - 1} trajectories" in result.output
     assert f"skipped: {first.name}" in result.output
+
+
+def test_an_out_of_the_wrong_kind_is_named_before_the_runs_own_files(run_path, tmp_path):
+    # the folder holding the run: "is a directory" / "is not empty" says what is wrong, not "would overwrite"
+    with pytest.raises(ExportError, match=r"is a directory \(give --out a file name"):
+        export_run(run_path, "parquet", run_path.parent)
+    with pytest.raises(ExportError, match=r"is not empty \(give --out a new or empty folder"):
+        export_run(run_path, "atif", run_path.parent)
+    (tmp_path / "table.csv").write_text("a,b\n")
+    with pytest.raises(ExportError, match=r"table.csv is a file \(ATIF exports are folders"):
+        export_run(run_path, "atif", tmp_path / "table.csv")

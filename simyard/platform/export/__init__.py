@@ -56,13 +56,16 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path,
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
     out = Path(out)
+    from simyard.platform.export.target import refuse_recorded_path, refuse_unfit_target
+
+    if not is_matrix(run_dir):
+        refuse_recorded_path(open_run(run_dir).path, out, holding=False)  # "which the run recorded" first
+    refuse_unfit_target(out, folder=fmt == "atif")  # then a folder holding the run is "not empty", not "recorded"
     if is_matrix(run_dir):
         from simyard.platform.export.arms import export_matrix
 
         return export_matrix(Path(run_dir), fmt, out, progress)
     run = open_run(run_dir)
-    from simyard.platform.export.target import refuse_recorded_path
-
     refuse_recorded_path(run.path, out)
     if fmt == "atif":
         from simyard.platform.export.atif import export_atif

@@ -15,12 +15,25 @@ _RECORDED = (RUN_FILE, TASKS_FILE, INDEX_FILE, LOCK_FILE, EPISODES_DIR)
 _WRITABLE_HINT = "pick an --out in a folder you can write to, outside the run's recorded files"
 
 
-def refuse_recorded_path(run_path: Path, out: Path) -> None:
-    """Refuse an `out` that is, holds or lies inside one of the run's recorded files (run.json, episodes/, ...)."""
+def refuse_unfit_target(out: Path, folder: bool) -> None:
+    """Refuse an `out` of the wrong kind before anything else is said about it: a directory where a file (Parquet,
+    CSV) goes, or a file or a folder with files in it where an ATIF folder goes."""
+    if not folder and out.is_dir():
+        raise ExportError(f"{out} is a directory", hint="give --out a file name, e.g. results.parquet")
+    if folder and out.is_file():
+        raise ExportError(f"{out} is a file", hint="ATIF exports are folders (one trajectory.json per episode); "
+                                                   "give --out a new or empty folder")
+    if folder and out.is_dir() and any(out.iterdir()):
+        raise ExportError(f"{out} is not empty", hint="give --out a new or empty folder, so no file is overwritten")
+
+
+def refuse_recorded_path(run_path: Path, out: Path, holding: bool = True) -> None:
+    """Refuse an `out` that is, lies inside or (with `holding`, or being the run directory itself) holds one of the
+    run's recorded files (run.json, episodes/, ...)."""
     run_path, target = run_path.resolve(), out.resolve()
     for name in _RECORDED:
         recorded = run_path / name
-        if target == recorded or recorded.is_relative_to(target) or target.is_relative_to(recorded):
+        if target.is_relative_to(recorded) or ((holding or target == run_path) and recorded.is_relative_to(target)):
             raise ExportError(f"{out} would overwrite {recorded}, which the run recorded", hint=_WRITABLE_HINT)
 
 
