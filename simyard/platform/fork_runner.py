@@ -116,8 +116,8 @@ class _Progress:
         self.writer.step(record)
         if self.on_step is not None:
             notes = record.info.get("agent") if isinstance(record.info, dict) else None
-            by = notes.get("by") if isinstance(notes, dict) and isinstance(notes.get("by"), str) else "agent"
-            self.on_step(record.index, by)
+            by = notes.get("by") if isinstance(notes, dict) else None
+            self.on_step(record.index, by if isinstance(by, str) else "agent")
 
     def finish(self, result: EpisodeResult) -> None:
         self.writer.finish(result)
