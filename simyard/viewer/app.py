@@ -106,6 +106,9 @@ def build_app(views: OpenRuns) -> Starlette:
     async def start_fork(request: Request) -> Response:
         view = view_of(request)
         name = request.path_params["name"]
+        # Only JSON: a cross-site form or plain-text POST (no CORS preflight) cannot start an agent on this machine.
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            raise HTTPException(415, "send the fork request as Content-Type: application/json")
         try:
             body = await request.json()
         except ValueError:

@@ -142,3 +142,14 @@ def test_steps_a_person_chose_are_marked_with_the_models_proposal(viewer, tmp_pa
     first = page["steps"][1]
     assert first["by"] == "human" and first["proposed"].startswith('["Right"')
     assert all(step["by"] is None for step in page["steps"][2:])
+
+
+def test_a_fork_request_that_is_not_json_is_refused_so_other_sites_cannot_start_one(viewer, replying_run):
+    server = viewer(replying_run)
+    name = episode_names(replying_run)[0]
+    request = urllib.request.Request(server.url + f"api/runs/0/episodes/{name}/fork", method="POST",
+                                     data=b'{"step": 1, "agent": "oracle"}', headers={"Content-Type": "text/plain"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 415
+    assert not (replying_run / "forks").exists()
