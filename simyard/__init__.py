@@ -8,7 +8,18 @@ from __future__ import annotations
 from typing import Any
 
 from simyard._version import __version__
-from simyard.platform.api import Action, ActionSpec, Agent, Decision, Env, ModelCall, Observation, StepResult, Task
+from simyard.platform.api import (
+    Action,
+    ActionSpec,
+    Agent,
+    Decision,
+    Env,
+    ModelCall,
+    Needs,
+    Observation,
+    StepResult,
+    Task,
+)
 from simyard.platform.episode import EpisodeResult, Limits
 from simyard.platform.errors import SimyardError
 from simyard.platform.registry import make, register_agent, register_suite, register_world
@@ -23,6 +34,7 @@ __all__ = [
     "EpisodeResult",
     "Limits",
     "ModelCall",
+    "Needs",
     "Observation",
     "SimyardError",
     "StepResult",

@@ -35,7 +35,7 @@ from simyard.agents.backends.openai_compat import Completion, to_messages
 from simyard.agents.formats import ReplyFormat
 from simyard.agents.formats.base import Prompt
 from simyard.agents.openai_agent import IMAGE_MODES, OpenAIAgent, _is_none, _number
-from simyard.platform.api import ActionSpec, Agent, Decision, ModelCall, Observation, Task
+from simyard.platform.api import ActionSpec, Agent, Decision, ModelCall, Needs, Observation, Task
 from simyard.platform.errors import BackendError, SimyardError
 from simyard.platform.resources import Resources
 
@@ -160,6 +160,15 @@ class LocalAgent(OpenAIAgent):
     """
 
     name = "local"
+
+    @classmethod
+    def needs_for(cls, options: Mapping[str, Any]) -> Needs:
+        """A worker holds one model: on `device=cuda` it asks a cluster for a GPU of its own (so one model per GPU),
+        on `auto` one where the cluster has GPUs, on `cpu` a core (`--executor ray`)."""
+        device = str(options.get("device", "auto")).strip().lower()
+        if device == "cpu":
+            return Needs(cpus=1.0)
+        return Needs(cpus=1.0, gpus=1.0, gpus_optional=device == "auto")
 
     def __init__(
         self,

@@ -112,7 +112,8 @@ def run_command(
     model: ModelOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     workers: Annotated[str, typer.Option(help="Worker processes; 1 runs in this process; auto: the machine's "
-                                         "cores (fewer when memory is short).")] = "1",
+                                         "cores (fewer when memory is short), or with --executor ray as many "
+                                         "actors as the cluster's nodes hold.")] = "1",
     concurrency: Annotated[str, typer.Option(help="Episodes in flight per worker, one lane each (slow worlds and "
                                              "blocking agents run on their lane's thread); auto: start from the "
                                              "cores, then grow and shrink with measured headroom, model latency "

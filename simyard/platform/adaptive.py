@@ -106,25 +106,47 @@ class AdaptiveSettings:
     run_dir: str = "."
 
 
-def plan_counts(workers: int | str, concurrency: int | str, ceiling: int | None,
-                run_dir: str = ".") -> tuple[int, int, AdaptiveSettings | None, list[dict[str, Any]]]:
+@dataclass(frozen=True)
+class Capacity:
+    """Where the workers will run, as `auto` counts see it: this machine, or a Ray cluster's nodes.
+
+    Attributes:
+        cores: CPU cores there (lanes start from each worker's share of them).
+        workers: Workers it can hold at once (this machine: cores, fewer when memory is short).
+        described: What was measured, for the decision record.
+    """
+
+    cores: int
+    workers: int
+    described: str
+
+
+def machine_capacity() -> Capacity:
+    """This machine: its cores, and as many workers as cores unless memory cannot hold 512 MiB each."""
+    count = cores()
+    by_memory = max(1, int(_available_memory() // WORKER_MEMORY_BYTES))
+    return Capacity(count, min(count, by_memory), f"{count} cores, memory for {by_memory} workers")
+
+
+def plan_counts(workers: int | str, concurrency: int | str, ceiling: int | None, run_dir: str = ".",
+                capacity: Capacity | None = None) -> tuple[int, int, AdaptiveSettings | None, list[dict[str, Any]]]:
     """Resolve `auto` counts: the worker processes, the lanes each opens at first, the per-process settings (None
     when concurrency is fixed), and the decision records that explain the choice.
 
-    `--workers auto` is the machine's cores, fewer when memory cannot hold that many workers, never more than the
-    ceiling. `--concurrency auto` starts each worker with its share of the cores and lets it grow to its share of
-    the ceiling.
+    `--workers auto` is what `capacity` can hold (default: this machine's cores, fewer when memory cannot hold that
+    many workers), never more than the ceiling. `--concurrency auto` starts each worker with its share of the cores
+    and lets it grow to its share of the ceiling.
     """
     if ceiling is not None and ceiling < 1:
         raise ConcurrencyError(f"--max-concurrency must be at least 1, not {ceiling}", hint="e.g. --max-concurrency 64")
     limit = ceiling or DEFAULT_CEILING
     records = []
-    count = cores()
+    capacity = capacity or machine_capacity()
+    count = capacity.cores
     if workers == AUTO:
-        by_memory = max(1, int(_available_memory() // WORKER_MEMORY_BYTES))
         fixed_lanes = 1 if concurrency == AUTO else int(concurrency)
-        workers = max(1, min(count, by_memory, limit // fixed_lanes or 1))
-        records.append(_record("workers", workers, f"{count} cores, memory for {by_memory} workers, ceiling {limit}"))
+        workers = max(1, min(capacity.workers, limit // fixed_lanes or 1))
+        records.append(_record("workers", workers, f"{capacity.described}, ceiling {limit}"))
     workers = int(workers)
     if concurrency != AUTO:
         if ceiling is not None and workers * int(concurrency) > ceiling:

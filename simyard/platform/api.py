@@ -198,17 +198,24 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class Needs:
-    """What one episode of a world takes from a cluster node; a cluster executor asks for it per worker.
+    """What a world's episode, or an agent, takes from a cluster node; a cluster executor asks for it per worker.
+
+    A world says it with its `needs` class attribute, an agent with `needs` or `needs_for(options)`. A worker (a Ray
+    actor) asks for the larger CPUs and GPUs of its worlds and its agent (they share them), and for the worlds'
+    memory per lane plus the agent's once (its lanes share one model).
 
     Attributes:
         cpus: CPU cores (fractions allowed: a world that mostly waits on a server can ask for 0.25).
-        gpus: GPUs (a renderer on EGL, a simulator on CUDA); shared by the lanes of one worker.
-        memory_mb: Memory in MiB per episode in flight; 0 asks for nothing in particular.
+        gpus: GPUs (a renderer on EGL, a simulator on CUDA, a model); shared by the lanes of one worker, so an agent
+            asking for 1 puts one model on each GPU.
+        memory_mb: Memory in MiB: a world's per episode in flight, an agent's per worker; 0 asks for nothing.
+        gpus_optional: Ask for `gpus` only where the cluster has any GPU (a model on `device=auto`); else run on CPUs.
     """
 
     cpus: float = 1.0
     gpus: float = 0.0
     memory_mb: int = 0
+    gpus_optional: bool = False
 
 
 class Env(abc.ABC):
@@ -306,6 +313,14 @@ class Agent:
 
     #: Registry name, shown in reports.
     name: ClassVar[str] = ""
+    #: What a worker running this agent needs on top of its worlds (`--executor ray`): nothing by default, since an
+    #: agent that calls a model server only waits. An agent whose needs follow its options overrides `needs_for`.
+    needs: ClassVar[Needs] = Needs(cpus=0.0)
+
+    @classmethod
+    def needs_for(cls, options: Mapping[str, Any]) -> Needs:
+        """What a worker needs for this agent built with `options` (the `--agent-opt` values, as given)."""
+        return cls.needs
 
     def reset(self, task: Task, spec: ActionSpec) -> None:
         """Forget the last episode and prepare for `task`, whose world accepts `spec`."""

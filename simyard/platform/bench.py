@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from simyard.platform import registry, rundir
-from simyard.platform.adaptive import AdaptiveSettings, DecisionLog, parse_count, plan_counts
+from simyard.platform.adaptive import AUTO, AdaptiveSettings, DecisionLog, parse_count, plan_counts
 from simyard.platform.api import Task
 from simyard.platform.cleanup import sweep_stale
 from simyard.platform.episode import EpisodeResult, Limits
@@ -99,6 +99,11 @@ class BenchSummary:
 # ------------------------------------------------------------------------------------------------- the entry
 
 
+#: The adaptive settings, the decision records of `auto` counts, and the counts as asked (workers, concurrency,
+#: ceiling), which a Ray run sized from its cluster plans again.
+_Plan = tuple[AdaptiveSettings | None, list[dict[str, Any]], tuple[Any, ...]]
+
+
 def run_bench(
     suite: str | None = None,
     agent: str | None = None,
@@ -163,8 +168,8 @@ def run_bench(
             left to do. KeyboardInterrupt is re-raised after the run is marked `interrupted` (it can be resumed);
             SIGTERM is handled like Ctrl-C.
     """
-    workers, concurrency = parse_count(workers, "--workers"), parse_count(concurrency, "--concurrency")
-    workers, concurrency, adaptive, plan_records = plan_counts(workers, concurrency, max_concurrency)
+    asked = (parse_count(workers, "--workers"), parse_count(concurrency, "--concurrency"), max_concurrency)
+    workers, concurrency, adaptive, plan_records = plan_counts(*asked)
     if limit is not None and limit < 1:
         raise BenchOptionError(f"--limit must be at least 1, not {limit}", hint="leave it out to run every task")
     if reply_cap is not None and reply_cap < 0:
@@ -182,7 +187,7 @@ def run_bench(
     try:
         return _prepare_and_execute(suite, agent, agent_options, workers, concurrency, limit, seed, out, resume,
                                     limits, imports, recorded_options, watchdog_grace_s, progress, started,
-                                    (adaptive, plan_records), (executor, address))
+                                    (adaptive, plan_records, asked), (executor, address))
     finally:
         if started is not None:
             started.close()
@@ -193,7 +198,7 @@ def _prepare_and_execute(suite: str | None, agent: str | None, agent_options: di
                          resume: str | Path | None, limits: Limits | None, imports: Sequence[str],
                          recorded_options: dict[str, Any], watchdog_grace_s: float,
                          progress: ProgressCallback | None, started: Executor | None,
-                         adaptive: tuple[AdaptiveSettings | None, list[dict[str, Any]]] = (None, []),
+                         adaptive: _Plan = (None, [], ()),
                          placement: tuple[str | None, str | None] = (None, None)) -> BenchSummary:
     if resume is not None:
         if out is not None:
@@ -227,7 +232,7 @@ def _prepare_and_execute(suite: str | None, agent: str | None, agent_options: di
 
 def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, workers: int, concurrency: int,
              progress: ProgressCallback | None, grace_s: float, started: Executor | None = None,
-             adaptive: tuple[AdaptiveSettings | None, list[dict[str, Any]]] = (None, []),
+             adaptive: _Plan = (None, [], ()),
              placement: tuple[str | None, str | None] = (None, None)) -> BenchSummary:
     pairs = [(task, episode_seed(config.seed, task.id)) for task in tasks]
     recorded = {(result.task_id, result.seed): result for result in run.results()}
@@ -250,6 +255,11 @@ def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, 
         manifest.address = None  # the recorded address belongs to the recorded executor
     manifest.executor = executor_kind or manifest.executor
     manifest.address = address if address is not None else manifest.address
+    settings, plan_records, asked = adaptive
+    # `--workers auto` on Ray counts the cluster's nodes, which only the executor sees once it has joined them
+    cluster_sized = manifest.executor == "ray" and bool(asked) and asked[0] == AUTO
+    if cluster_sized:
+        plan_records = []  # this machine's plan is not the run's; the executor logs its own
     run.write_manifest(manifest)
 
     tally = _Tally(total=len(pairs), callback=progress, results=[r for k, r in recorded.items() if k in wanted])
@@ -266,12 +276,12 @@ def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, 
     spec = WorkerSpec(str(run.path.resolve()), config.agent, dict(config.agent_options), config.episode_limits(),
                       tuple(config.imports), frames=config.frames_policy(), concurrency=concurrency,
                       world_options=dict(config.world_options), video=config.video, reply_cap=config.reply_cap,
-                      grace_s=grace_s, adaptive=_settle(adaptive, run.path))
+                      grace_s=grace_s, adaptive=_settle(settings, plan_records, run.path))
     status = "failed"
     tally.report()
     stopper = _Stopper(lambda: tally.report(stopping=True))
     executor = make_executor(spec, 1 if len(missing) == 1 and manifest.executor == "local" else workers, started,
-                             manifest.executor, manifest.address)
+                             manifest.executor, manifest.address, auto=asked[1:] if cluster_sized else None)
     with run_resources(config, tasks) as _run_scope:
         try:
             with stopper, executor:
@@ -292,16 +302,19 @@ def _execute(run: RunDir, config: RunConfig, tasks: list[Task], resuming: bool, 
             session.ended_at = manifest.ended_at = now_iso()
             session.status = manifest.status = status  # type: ignore[assignment]
             session.episodes = tally.added
+            if executor.sized is not None:  # counts the executor chose from its cluster
+                session.workers, session.concurrency = executor.sized
+                manifest.workers, manifest.concurrency = executor.sized
             run.write_manifest(manifest)
 
     ordered = [recorded[(task.id, seed)] for task, seed in pairs if (task.id, seed) in recorded]
     return BenchSummary(run.path, status, len(pairs), tally.added, len(pairs) - len(missing), ordered)
 
 
-def _settle(adaptive: tuple[AdaptiveSettings | None, list[dict[str, Any]]], run_dir: Path) -> AdaptiveSettings | None:
+def _settle(settings: AdaptiveSettings | None, records: list[dict[str, Any]],
+            run_dir: Path) -> AdaptiveSettings | None:
     """The adaptive settings pointed at the run directory (where disk headroom is measured), with the choices made
     so far (`auto` worker and lane counts) logged there."""
-    settings, records = adaptive
     decisions = DecisionLog(run_dir)
     for record in records:
         decisions.write(record)

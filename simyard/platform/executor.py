@@ -63,6 +63,10 @@ class WorkerSpec:
 class Executor(abc.ABC):
     """Runs episodes somewhere and streams their result rows back to the one process that records them."""
 
+    #: The (workers, concurrency) an executor chose itself once it saw where it runs (Ray's `--workers auto`
+    #: counts the cluster's nodes); None when it used the counts it was given.
+    sized: tuple[int, int] | None = None
+
     @abc.abstractmethod
     def submit(self, items: Sequence[tuple[Task, int]]) -> None:
         """Queue episodes (a task and its episode seed each)."""
@@ -95,9 +99,12 @@ EXECUTORS = ("local", "ray")
 
 
 def make_executor(spec: WorkerSpec, workers: int, started: Executor | None = None, kind: str = "local",
-                  address: str | None = None) -> Executor:
+                  address: str | None = None, auto: tuple[Any, ...] | None = None) -> Executor:
     """The executor for `workers` workers: locally in this process for 1, a spawned pool otherwise; with
     `kind="ray"`, `workers` actors on the Ray cluster at `address` (a local Ray when None).
+
+    `auto` is (concurrency, ceiling) as asked with `--workers auto`: a Ray executor then sizes itself from its
+    cluster's nodes instead of `workers` (`RayExecutor.sized` says what it chose).
 
     `started` is a pool from `start_pool`, spawned before the run was known: it is used when a pool is wanted and
     closed otherwise (a run left with one task runs it in process).
@@ -113,7 +120,7 @@ def make_executor(spec: WorkerSpec, workers: int, started: Executor | None = Non
             started.close()
         from simyard.platform.ray_executor import RayExecutor
 
-        return RayExecutor(spec, workers, address)
+        return RayExecutor(spec, workers, address, auto=auto)
     if address is not None:
         from simyard.platform.errors import SimyardError
 

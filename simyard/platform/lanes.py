@@ -68,7 +68,8 @@ class EpisodeRunner:
 
     def __init__(self, spec: WorkerSpec, resources: Resources | None = None,
                  on_wedged: Callable[[str], None] | None = None,
-                 on_decision: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_decision: Callable[[dict[str, Any]], None] | None = None,
+                 scratch: ScratchRoot | None = None) -> None:
         self.spec = spec
         self.run = RunDir(Path(spec.run_dir))
         self.resources = resources or Resources("worker")
@@ -77,8 +78,8 @@ class EpisodeRunner:
         self._retired: list[Lane] = []  # lanes given up on, whose abandoned calls the watchdog still watches
         self._wedged = False
         self.on_decision = on_decision or (lambda record: None)
-        self.scratch: ScratchRoot | None = None
-        self.janitor: Janitor | None = None
+        self.scratch = scratch  # made at `open` when not given; removed at `close` either way
+        self.janitor: Janitor | None = None if scratch is None else Janitor(scratch.path)
         self.controller: ConcurrencyController | None = None
         if spec.adaptive is not None:
             self.controller = ConcurrencyController(spec.adaptive, on_decision=self.on_decision)

@@ -32,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from simyard.platform import registry
+from simyard.platform.adaptive import AUTO, Capacity, DecisionLog, plan_counts
 from simyard.platform.api import Needs, Task
+from simyard.platform.cleanup import ScratchRoot
 from simyard.platform.episode import EpisodeResult
 from simyard.platform.errors import SimyardError, describe, require
 from simyard.platform.executor import Executor, Key, WorkerSpec
@@ -63,7 +65,37 @@ def world_needs(worlds: Sequence[str]) -> Needs:
     """What one actor must ask for to run an episode of any of `worlds`: the largest need of each kind."""
     needs = [getattr(registry.world_class(name), "needs", None) or Needs() for name in worlds] or [Needs()]
     return Needs(cpus=max(need.cpus for need in needs), gpus=max(need.gpus for need in needs),
-                 memory_mb=max(need.memory_mb for need in needs))
+                 memory_mb=max(need.memory_mb for need in needs),
+                 gpus_optional=all(need.gpus_optional for need in needs if need.gpus))
+
+
+def agent_needs(agent: str, options: dict[str, Any]) -> Needs:
+    """What a worker needs for its agent (`Agent.needs_for`; a plain factory function needs nothing)."""
+    factory = registry.agent_factory(agent)
+    needs_for = getattr(factory, "needs_for", None)
+    return needs_for(options) if callable(needs_for) else Needs(cpus=0.0)
+
+
+def worker_needs(worlds: Needs, agent: Needs, lanes: int, cluster_gpus: float) -> Needs:
+    """What one actor asks Ray for: the larger CPUs and GPUs of its worlds and its agent (they share them), the
+    worlds' memory per lane plus the agent's once; optional GPUs only when the cluster has some."""
+    gpus = max((need.gpus for need in (worlds, agent) if not need.gpus_optional or cluster_gpus > 0), default=0.0)
+    return Needs(cpus=max(worlds.cpus, agent.cpus), gpus=gpus, memory_mb=worlds.memory_mb * lanes + agent.memory_mb)
+
+
+def cluster_capacity(nodes: Sequence[dict[str, Any]], needs: Needs) -> Capacity:
+    """What the live nodes of a Ray cluster (`ray.nodes()`) can hold: actors that fit each node by CPU, GPU and
+    memory, summed (the `--workers auto` of a Ray run)."""
+    alive = [node.get("Resources", {}) for node in nodes if node.get("Alive")]
+    wanted = {"CPU": needs.cpus, "GPU": needs.gpus, "memory": needs.memory_mb * 2**20}
+    slots = 0
+    for node in alive:
+        fits = [math.floor(node.get(kind, 0.0) / amount + 1e-9) for kind, amount in wanted.items() if amount]
+        slots += min(fits) if fits else max(1, int(node.get("CPU", 1.0)))
+    cpus, gpus = sum(node.get("CPU", 0.0) for node in alive), sum(node.get("GPU", 0.0) for node in alive)
+    each = f"{needs.cpus:g} CPU" + (f", {needs.gpus:g} GPU" if needs.gpus else "")
+    return Capacity(max(1, int(cpus)), max(1, slots), f"Ray cluster of {len(alive)} node(s) with {cpus:g} CPU and "
+                                                     f"{gpus:g} GPU: room for {slots} worker(s) of {each}")
 
 
 # ------------------------------------------------------------------------------------------------ the actor
@@ -76,8 +108,14 @@ class EpisodeActor:
     """
 
     def __init__(self, spec: WorkerSpec) -> None:
-        self.scratch = Path(tempfile.mkdtemp(prefix="simyard-ray-"))
-        self.spec = replace(spec, run_dir=str(self.scratch))  # trajectories land here, then travel with their rows
+        # The process's scratch root comes first, so the trajectories waiting to travel live inside it too: an actor
+        # that dies (its node lost, or restarted by the watchdog) leaves a root the next actor on its node sweeps.
+        self.root = ScratchRoot()
+        self.scratch = Path(tempfile.mkdtemp(prefix="run-", dir=self.root.path))
+        adaptive = None if spec.adaptive is None else replace(spec.adaptive, run_dir=str(self.scratch))
+        # trajectories land in the scratch, then travel with their rows; disk headroom is this node's
+        self.spec = replace(spec, run_dir=str(self.scratch), adaptive=adaptive)
+        self.node = _node_name()
         self.buffered: deque[Item] = deque()
         self.events: list[tuple[str, Any]] = []
         self.news = threading.Condition()
@@ -172,8 +210,13 @@ class EpisodeActor:
             time.sleep(0.5)  # the answer carrying it is still on its way to the driver
         os._exit(75)
 
+    def _decided(self, record: dict[str, Any]) -> None:
+        """A concurrency decision travels to the driver, which alone writes concurrency.jsonl."""
+        self._emit("decision", {**record, "node": self.node})
+
     def _serve(self) -> None:
-        runner = EpisodeRunner(self.spec, Resources("worker"), on_wedged=self._wedged)
+        runner = EpisodeRunner(self.spec, Resources("worker"), on_wedged=self._wedged, on_decision=self._decided,
+                               scratch=self.root)
         try:
             import_plugins(self.spec.imports)
             runner.open()
@@ -187,8 +230,7 @@ class EpisodeActor:
                 self._emit("fatal", _error_payload(exc))
         finally:
             self.ready.set()
-            runner.close()
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            runner.close()  # removes the scratch root, trajectories not yet shipped included
             with self.news:
                 self.finished = True
                 self.news.notify_all()
@@ -225,9 +267,10 @@ class RayExecutor(Executor):
 
     def __init__(self, spec: WorkerSpec, workers: int, address: str | None = None,
                  connect_timeout_s: float = CONNECT_TIMEOUT_S,
-                 placement_timeout_s: float = PLACEMENT_TIMEOUT_S) -> None:
+                 placement_timeout_s: float = PLACEMENT_TIMEOUT_S, auto: tuple[Any, ...] | None = None) -> None:
         self.spec = spec
         self.size = max(1, workers)
+        self.auto = auto  # (concurrency, ceiling) as asked with `--workers auto`: sized from the cluster
         self.address = address
         self.connect_timeout_s = connect_timeout_s
         self.placement_timeout_s = placement_timeout_s
@@ -246,6 +289,7 @@ class RayExecutor(Executor):
         self._actor_class: Any = None
         self._rows: list[EpisodeResult] = []
         self._closed = False
+        self.decisions = DecisionLog(self.run_dir)
 
     def submit(self, items: Sequence[tuple[Task, int]]) -> None:
         for task, seed in items:
@@ -262,7 +306,7 @@ class RayExecutor(Executor):
 
     def results(self) -> Iterator[list[EpisodeResult]]:
         self._connect()
-        self._define_actor()
+        self._plan()
         for _ in range(min(self.size, max(1, len(self.outstanding)))):
             self._spawn()
         while self._step():
@@ -315,26 +359,41 @@ class RayExecutor(Executor):
                                   hint=_ADDRESS_HINT) from None
         self._owns_ray = True
 
-    def _define_actor(self) -> None:
+    def _plan(self) -> None:
+        """What each actor asks for (its worlds' and agent's needs), how many actors (`--workers auto`: as many as
+        the cluster's nodes hold), and the actor class with those requests."""
         ray = self._ray
-        needs = world_needs(sorted({task.world for task in self.tasks.values()}))
-        self._check_fits(needs)
-        memory = needs.memory_mb * self.spec.concurrency * 1024 * 1024
+        nodes = ray.nodes()
+        cluster_gpus = sum(node.get("Resources", {}).get("GPU", 0.0) for node in nodes if node.get("Alive"))
+        worlds = world_needs(sorted({task.world for task in self.tasks.values()}))
+        agent = agent_needs(self.spec.agent, self.spec.agent_options)
+        if self.auto is not None:
+            concurrency, ceiling = self.auto
+            lanes = 1 if concurrency == AUTO else int(concurrency)
+            capacity = cluster_capacity(nodes, worker_needs(worlds, agent, lanes, cluster_gpus))
+            workers, lanes, settings, records = plan_counts(AUTO, concurrency, ceiling, capacity=capacity)
+            for record in records:
+                self.decisions.write(record)
+            self.size = workers
+            self.spec = replace(self.spec, concurrency=lanes, adaptive=settings)
+            self.sized = (workers, lanes)
+        needs = worker_needs(worlds, agent, self.spec.concurrency, cluster_gpus)
+        self._check_fits(needs, nodes)
         self._actor_class = ray.remote(EpisodeActor).options(
-            num_cpus=needs.cpus, num_gpus=needs.gpus, memory=memory or None,
+            num_cpus=needs.cpus, num_gpus=needs.gpus, memory=needs.memory_mb * 2**20 or None,
             max_concurrency=4, max_restarts=0, max_task_retries=0)
         self.needs = needs
 
-    def _check_fits(self, needs: Needs) -> None:
+    def _check_fits(self, needs: Needs, nodes: list[dict[str, Any]]) -> None:
         """Refuse at once a cluster where no node could place even one actor (Ray would wait for ever)."""
-        wanted = {"CPU": needs.cpus, "GPU": needs.gpus, "memory": needs.memory_mb * self.spec.concurrency * 2**20}
-        nodes = [node.get("Resources", {}) for node in self._ray.nodes() if node.get("Alive")]
-        if any(all(node.get(kind, 0.0) >= amount for kind, amount in wanted.items() if amount) for node in nodes):
+        wanted = {"CPU": needs.cpus, "GPU": needs.gpus, "memory": needs.memory_mb * 2**20}
+        alive = [node.get("Resources", {}) for node in nodes if node.get("Alive")]
+        if any(all(node.get(kind, 0.0) >= amount for kind, amount in wanted.items() if amount) for node in alive):
             return
-        largest: dict[str, float] = max(nodes, key=lambda node: node.get("CPU", 0.0), default={})
+        largest: dict[str, float] = max(alive, key=lambda node: node.get("CPU", 0.0), default={})
         raise RayClusterError(
             f"no node of the Ray cluster can hold one worker: each needs {needs.cpus:g} CPU, {needs.gpus:g} GPU and "
-            f"{needs.memory_mb * self.spec.concurrency} MiB; the largest node has {largest.get('CPU', 0.0):g} CPU and "
+            f"{needs.memory_mb} MiB; the largest node has {largest.get('CPU', 0.0):g} CPU and "
             f"{largest.get('GPU', 0.0):g} GPU",
             hint="add a node with more resources, or lower --concurrency")
 
@@ -378,7 +437,9 @@ class RayExecutor(Executor):
     def _dispatch(self, actor: _Actor) -> None:
         if not actor.ready or actor.ended or self.cancelled:
             return
-        backlog = self._chunk_size() + self.spec.concurrency
+        # an adaptive actor may grow to its ceiling: a backlog of its starting lanes would keep it from ever growing
+        lanes = self.spec.adaptive.ceiling if self.spec.adaptive is not None else self.spec.concurrency
+        backlog = self._chunk_size() + lanes
         chunk: list[Item] = []
         while self.pending and len(actor.assigned) + len(chunk) < backlog:
             chunk.append(self.pending.popleft())
@@ -424,6 +485,8 @@ class RayExecutor(Executor):
                     self._result(actor, *payload)
                 elif kind == "restart":
                     actor.restarting = True
+                elif kind == "decision":
+                    self.decisions.write(payload)
                 elif kind == "fatal":
                     _raise_payload(payload)
             if finished:
@@ -517,6 +580,16 @@ class RayExecutor(Executor):
                 pass  # already gone with its node
         if self._owns_ray:
             self._ray.shutdown()
+
+
+def _node_name() -> str:
+    """This actor's node, as Ray names it (shortened), so decisions from several nodes can be told apart."""
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id()[:12]
+    except Exception:  # noqa: BLE001 (outside Ray: a name is only a label)
+        return socket.gethostname()
 
 
 _ADDRESS_HINT = ("check that `ray start --head` runs there and that --address is its HOST:PORT (the GCS port, 6379 "

@@ -41,7 +41,6 @@ import time
 
 import simyard
 from simyard.agents.baselines import OracleAgent
-from simyard.platform.api import Needs
 from simyard.sims.puzzles.sokoban import SokobanEnv
 
 
@@ -62,7 +61,7 @@ class HungrySokoban(SokobanEnv):
     """Sokoban that says one episode needs 64 CPUs: more than any node of the test's cluster has."""
 
     name = "hungry-sokoban"
-    needs = Needs(cpus=64)
+    needs = simyard.Needs(cpus=64)
 
 
 simyard.register_world("hungry-sokoban", HungrySokoban)
@@ -75,7 +74,9 @@ class LoopbackCluster:
     def __init__(self, base: Path) -> None:
         self.base = base
         self.temp = Path(tempfile.mkdtemp(prefix="/tmp/syr"))  # Ray's socket paths must stay short
-        self.env = {**os.environ, "HOME": str(base / "home"), "RAY_USAGE_STATS_ENABLED": "0"}
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="/tmp/syt"))  # the cluster's and drivers' TMPDIR: scratch lands here
+        self.env = {**os.environ, "HOME": str(base / "home"), "RAY_USAGE_STATS_ENABLED": "0",
+                    "TMPDIR": str(self.tmpdir)}
         (base / "home").mkdir()
         self.holder = subprocess.Popen(["unshare", "-n", "sh", "-c", "ip link set lo up && exec sleep 3600"])
         ours = os.readlink("/proc/self/ns/net")
@@ -135,6 +136,7 @@ class LoopbackCluster:
         self.holder.kill()
         self.holder.wait()
         shutil.rmtree(self.temp, ignore_errors=True)
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
 def _netns(pid: int) -> str | None:
@@ -203,6 +205,24 @@ def test_run_on_two_nodes_records_each_task_once_with_its_trajectory(cluster, tm
         assert json.loads(lines[-1])["result"]["steps"] == row["steps"]
     manifest = json.loads((out / "run.json").read_text())
     assert (manifest["executor"], manifest["address"], manifest["status"]) == ("ray", f"127.0.0.1:{PORT}", "finished")
+
+
+def test_a_matrix_with_auto_counts_sizes_each_arm_from_the_cluster_and_logs_the_actors_decisions(cluster, tmp_path):
+    out = tmp_path / "grid"
+    slow = ["--agent", "slow-oracle", "--agent", "oracle", "--import", str(cluster.base / "slow_oracle.py")]
+    done = cluster.run(*_bench(cluster, out, *slow, "--limit", "40", "--workers", "auto", "--concurrency", "auto"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    for arm in ("slow-oracle", "oracle"):
+        _completed_once(out / "arms" / arm, 40)
+        manifest = json.loads((out / "arms" / arm / "run.json").read_text())
+        # the cluster's 3 CPUs (1 + 2), not this machine's cores, make the workers
+        assert (manifest["executor"], manifest["workers"], manifest["sessions"][-1]["workers"]) == ("ray", 3, 3)
+        decisions = [json.loads(line) for line in (out / "arms" / arm / "concurrency.jsonl").read_text().splitlines()]
+        assert decisions[0]["what"] == "workers" and "Ray cluster of 2 node(s) with 3 CPU" in decisions[0]["why"]
+    grown = [record for record in map(json.loads, (out / "arms" / "slow-oracle" / "concurrency.jsonl").read_text()
+                                      .splitlines()) if "node" in record]
+    # the actors' own decisions reached the driver, which wrote them
+    assert grown and all(record["what"] == "concurrency" and record["value"] <= 10 for record in grown)
 
 
 def test_without_an_address_a_local_ray_is_started_and_stopped_with_the_run(cluster, tmp_path):
@@ -339,6 +359,8 @@ def test_a_stuck_world_call_restarts_its_actor_and_its_neighbours_run_again_free
     assert len(others) == 47 and all(row["success"] for row in others)
     assert all(row["attempts"] == 1 for row in others)  # re-queued, not counted as tries
     assert len(_rows(tmp_path / "run")) == 48
+    # the actor that exited without closing left no scratch (its trajectories waiting to travel included)
+    assert not [path.name for path in cluster.tmpdir.iterdir() if path.name.startswith("simyard-")]
 
 
 SILENT_SERVER = '''
@@ -369,3 +391,4 @@ def test_a_server_that_accepts_but_never_speaks_ray_fails_within_the_timeout(clu
     elapsed, message = done.stdout.strip().splitlines()[-1].split(" ", 1)
     assert float(elapsed) < 10
     assert message.endswith("did not answer within 2 s")
+
