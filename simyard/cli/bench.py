@@ -88,6 +88,16 @@ def most_common_error(results: list[EpisodeResult]) -> str:
     return f"{text} ({count} episode{'s' * (count != 1)})"
 
 
+def _say_resume_reruns(results: list[EpisodeResult], where: Any) -> None:
+    """Episodes lost to the infrastructure (a node, a busy world server) count for nobody: say why, and that a
+    resume runs exactly them again, so `status failed` is never the only hint."""
+    lost = [result for result in results if result.status == "infra_error"]
+    if lost:
+        err_console.print(f"{len(lost)} episode{'s' * (len(lost) != 1)} failed on the infrastructure, not by the "
+                          f"agent; most common: {most_common_error(lost)}. Run them again with: simyard bench run "
+                          f"--resume {where}", markup=False, highlight=False, soft_wrap=True)
+
+
 def _one_line(text: str, limit: int = 200) -> str:
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
@@ -243,6 +253,7 @@ def run_command(
     console.print(render.stats_table(summarize(summary.results), title=f"{summary.run_dir}"))
     console.print(f"{summary.added} episodes run, {summary.skipped} already recorded; status {summary.status}. "
                   f"Report: simyard bench report {summary.run_dir}", markup=False)
+    _say_resume_reruns(summary.results, summary.run_dir)
     failed = errored(summary.results)
     if failed and (strict or len(failed) == len(summary.results)):
         how_many = "every episode" if len(failed) == len(summary.results) else f"{len(failed)} of " \
@@ -319,6 +330,8 @@ def _run_matrix(arms: Any, shared: dict[str, Any], suite: str | None, out: Path 
     _print_matrix(Path(str(where)), OutputFormat.table)
     ran = sum(outcome.summary.added for outcome in outcomes if outcome.summary is not None)
     console.print(f"{len(outcomes)} arms, {ran} episodes run. Report: simyard bench report {where}", markup=False)
+    _say_resume_reruns([row for outcome in outcomes if outcome.summary is not None
+                        for row in outcome.summary.results], where)
     failed = [row for outcome in outcomes if outcome.summary is not None for row in errored(outcome.summary.results)]
     if failed and strict:
         err_console.print(f"error: {len(failed)} episodes ended in an error; most common: "
