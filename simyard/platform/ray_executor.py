@@ -71,7 +71,10 @@ def world_needs(worlds: Sequence[str]) -> Needs:
 
 def agent_needs(agent: str, options: dict[str, Any]) -> Needs:
     """What a worker needs for its agent (`Agent.needs_for`; a plain factory function needs nothing)."""
-    factory = registry.agent_factory(agent)
+    try:
+        factory = registry.agent_factory(agent)
+    except SimyardError:  # an extra this driver lacks: the nodes may have it, and say so themselves if not
+        return Needs(cpus=0.0)
     needs_for = getattr(factory, "needs_for", None)
     return needs_for(options) if callable(needs_for) else Needs(cpus=0.0)
 
