@@ -108,6 +108,10 @@ def load_goldens(folder: Path | None = None) -> list[dict[str, Any]]:
         GoldenError: the folder holds no golden files, or one cannot be read.
     """
     folder = Path(folder) if folder is not None else golden_dir()
+    if not folder.is_dir():
+        raise GoldenError(f"{folder} is not a folder" if folder.exists() else f"{folder} does not exist",
+                          hint="pass --goldens a folder of golden files, made with "
+                               "python -m simyard.doctor.make_golden --out DIR")
     paths = sorted(folder.glob("*.json"))
     if not paths:
         raise GoldenError(f"no golden files (*.json) in {folder}",

@@ -198,6 +198,8 @@ def test_a_golden_folder_without_goldens_or_with_a_torn_file_is_one_line(tmp_pat
     empty.mkdir()
     run = doctor("--goldens", str(empty))
     assert run.returncode == 2 and "no golden files" in run.stderr and "Traceback" not in run.stderr
+    run = doctor("--goldens", str(tmp_path / "typo"))
+    assert run.returncode == 2 and run.stderr.startswith(f"error: {tmp_path / 'typo'} does not exist — pass --goldens")
 
     folder = copy_goldens(tmp_path, "bandit")
     (folder / "bandit.json").write_text('{"format": 1, "name": "bandit"')
