@@ -41,6 +41,14 @@ AgentOpt = Annotated[list[str] | None, typer.Option("--agent-opt", help="Agent o
                                                     "see `simyard agents info NAME`).")]
 
 
+def _positive_fps(value: float) -> float:
+    """--fps is a rate: refuse zero and negative ones in one line (`positive` speaks of seconds for floats)."""
+    if not value > 0:
+        raise SimyardError(f"--fps must be a positive number of frames per second, got {value:g}",
+                           hint="e.g. --fps 2")
+    return value
+
+
 @episode_app.command("run", epilog=EXIT_CODES_HELP)
 def episode_run(
     world: Annotated[str | None, typer.Argument(help="World name (see `simyard env list`); with --from, the "
@@ -121,8 +129,7 @@ def episode_replay(
                                                "each tile labelled with its step).", show_default=False)] = None,
     view: Annotated[str | None, typer.Option(help="Which camera view's frames to use.",
                                              show_default="rgb, or the first view")] = None,
-    fps: Annotated[float, typer.Option(help="GIF frames per second.", callback=positive(
-        "--fps", "e.g. --fps 2", kind=float))] = 2.0,
+    fps: Annotated[float, typer.Option(help="GIF frames per second.", callback=_positive_fps)] = 2.0,
 ) -> None:
     """Print a recorded trajectory step by step, or turn its frames into a GIF or a contact sheet.
 

@@ -156,3 +156,10 @@ def test_two_runs_of_one_agent_are_labelled_by_their_folders(runs, tmp_path):
     assert drawn.groups == ["random\nrandom0", "oracle", "random\nrandom5"]
     assert drawn.subsets == ["bandit/base", "frozenlake/base", "frozenlake/slippery"]
     assert "<svg" in (tmp_path / "p.svg").read_text()[:500]
+
+
+def test_a_frame_rate_of_zero_is_one_line_that_speaks_of_frames_per_second(household, tmp_path):
+    line = user_error("episode", "replay", str(household), "--gif", str(tmp_path / "x.gif"), "--fps", "0",
+                      cwd=tmp_path)
+    assert line == "error: --fps must be a positive number of frames per second, got 0 — e.g. --fps 2"
+    assert not (tmp_path / "x.gif").exists()
