@@ -88,14 +88,23 @@ def most_common_error(results: list[EpisodeResult]) -> str:
     return f"{text} ({count} episode{'s' * (count != 1)})"
 
 
-def _say_resume_reruns(results: list[EpisodeResult], where: Any) -> None:
+def resume_command(where: Any, workers: str = "1", concurrency: str = "1", max_concurrency: int | None = None) -> str:
+    """The command that resumes a run with the session's counts: a resume otherwise runs with the defaults (one
+    worker), which on a Ray cluster would be one actor where the run had many."""
+    flags = [f"--workers {workers}" if str(workers) != "1" else "",
+             f"--concurrency {concurrency}" if str(concurrency) != "1" else "",
+             f"--max-concurrency {max_concurrency}" if max_concurrency is not None else ""]
+    return " ".join(["simyard bench run --resume", str(where), *filter(None, flags)])
+
+
+def _say_resume_reruns(results: list[EpisodeResult], command: str) -> None:
     """Episodes lost to the infrastructure (a node, a busy world server) count for nobody: say why, and that a
     resume runs exactly them again, so `status failed` is never the only hint."""
     lost = [result for result in results if result.status == "infra_error"]
     if lost:
         err_console.print(f"{len(lost)} episode{'s' * (len(lost) != 1)} failed on the infrastructure, not by the "
-                          f"agent; most common: {most_common_error(lost)}. Run them again with: simyard bench run "
-                          f"--resume {where}", markup=False, highlight=False, soft_wrap=True)
+                          f"agent; most common: {most_common_error(lost)}. Run them again with: {command}",
+                          markup=False, highlight=False, soft_wrap=True)
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -248,12 +257,12 @@ def run_command(
             bar.stop()
             done = len(RunDir(Path(str(where))).results()) if where is not None else 0
             typer.echo(f"interrupted with {done} episodes recorded; resume with: "
-                       f"simyard bench run --resume {where}", err=True)
+                       f"{resume_command(where, workers, concurrency, max_concurrency)}", err=True)
             raise typer.Exit(130) from None
     console.print(render.stats_table(summarize(summary.results), title=f"{summary.run_dir}"))
     console.print(f"{summary.added} episodes run, {summary.skipped} already recorded; status {summary.status}. "
                   f"Report: simyard bench report {summary.run_dir}", markup=False)
-    _say_resume_reruns(summary.results, summary.run_dir)
+    _say_resume_reruns(summary.results, resume_command(summary.run_dir, workers, concurrency, max_concurrency))
     failed = errored(summary.results)
     if failed and (strict or len(failed) == len(summary.results)):
         how_many = "every episode" if len(failed) == len(summary.results) else f"{len(failed)} of " \
@@ -309,6 +318,7 @@ def _run_matrix(arms: Any, shared: dict[str, Any], suite: str | None, out: Path 
             shared["imports"] = list(shared["imports"])
         out = out or rundir.default_run_dir(f"{Path(suite).stem if suite else 'run'}-matrix")
     where = resume if resume is not None else out
+    counts = {name: session[name] for name in ("workers", "concurrency", "max_concurrency")}
     bars: list[_BenchProgressBar] = []
 
     def on_arm(arm: Any, number: int, count: int) -> Any:
@@ -322,7 +332,7 @@ def _run_matrix(arms: Any, shared: dict[str, Any], suite: str | None, out: Path 
     except KeyboardInterrupt:
         for bar in bars:
             bar.stop()
-        typer.echo(f"interrupted; resume the matrix with: simyard bench run --resume {where}", err=True)
+        typer.echo(f"interrupted; resume the matrix with: {resume_command(where, **counts)}", err=True)
         raise typer.Exit(130) from None
     finally:
         for bar in bars:
@@ -331,7 +341,7 @@ def _run_matrix(arms: Any, shared: dict[str, Any], suite: str | None, out: Path 
     ran = sum(outcome.summary.added for outcome in outcomes if outcome.summary is not None)
     console.print(f"{len(outcomes)} arms, {ran} episodes run. Report: simyard bench report {where}", markup=False)
     _say_resume_reruns([row for outcome in outcomes if outcome.summary is not None
-                        for row in outcome.summary.results], where)
+                        for row in outcome.summary.results], resume_command(where, **counts))
     failed = [row for outcome in outcomes if outcome.summary is not None for row in errored(outcome.summary.results)]
     if failed and strict:
         err_console.print(f"error: {len(failed)} episodes ended in an error; most common: "

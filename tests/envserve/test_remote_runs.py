@@ -37,7 +37,7 @@ def test_more_episodes_in_flight_than_server_sessions_says_why_and_a_resume_fini
         lost = [row for row in _rows(run) if row["status"] == "infra_error"]
         assert lost and "server busy: 2 of 2 sessions in use" in lost[0]["error"]
         assert "failed on the infrastructure, not by the agent" in done.stderr
-        assert f"simyard bench run --resume {run}" in done.stderr
+        assert f"simyard bench run --resume {run} --concurrency 4" in done.stderr  # with the run's own counts
         assert "server busy" in done.stderr and "Traceback" not in done.stderr
         again = simyard("bench", "run", "--resume", str(run), "--concurrency", "2")
         assert again.returncode == 0, again.stdout + again.stderr

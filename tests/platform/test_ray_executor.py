@@ -271,7 +271,7 @@ def test_ctrl_c_finishes_the_episodes_in_flight_and_starts_no_more(cluster, tmp_
     finally:
         driver.kill()
     assert driver.returncode == 130, output
-    assert f"simyard bench run --resume {out}" in output
+    assert f"simyard bench run --resume {out} --workers 3" in output  # not one actor where the run had three
     rows = _rows(out)
     assert 3 <= len(rows) < 40 and all(row["status"] == "completed" for row in rows)
     assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
