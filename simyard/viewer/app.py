@@ -98,9 +98,15 @@ def build_app(views: OpenRuns) -> Starlette:
         page["forks"] = forks_of(views, view, name)
         return _json(page)
 
-    async def agents(request: Request) -> Response:
+    def agents(request: Request) -> Response:
         from simyard.platform import registry
+        from simyard.platform.plugins import import_plugins
 
+        for view in views.listed_views():  # the runs' plugin agents are choices too
+            try:
+                import_plugins(view.run.manifest.config.imports)
+            except SimyardError:
+                pass
         return _json({"agents": registry.names("agent"), "terminal": ["human"]})
 
     async def start_fork(request: Request) -> Response:

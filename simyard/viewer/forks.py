@@ -94,9 +94,9 @@ class ForkJobs:
         if agent in TERMINAL_AGENTS:
             raise ForkRequestError(f"agent {agent!r} plays at a terminal, not in the viewer",
                                    hint="run the command the page shows in a terminal")
-        registry.agent_factory(agent)  # an unknown name: UnknownNameError listing the known ones
         parsed = parse_option_lines(options)
-        setup = prepare_fork(view.episode_dir(name), step)
+        setup = prepare_fork(view.episode_dir(name), step)  # first: it imports the parent run's plugin agents
+        registry.agent_factory(agent)  # an unknown name: UnknownNameError listing the known ones
         with self._lock:
             job = ForkJob(next(self._ids), view.number, name, step, agent, parsed)
             self._jobs[job.id] = job

@@ -75,3 +75,31 @@ def test_a_matrix_run_is_listed_arm_by_arm(tmp_path):
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=30)
     assert lines[:2] == ["run 0: pair/random (2/2 episodes, finished)", "run 1: pair/oracle (2/2 episodes, finished)"]
+
+
+def test_a_fork_from_the_page_may_hand_over_to_the_parent_runs_plugin_agent(replying_run, tmp_path):
+    import shutil
+    import time
+
+    run = tmp_path / "replying"
+    shutil.copytree(replying_run, run)
+    process = start(str(run), "--port", "0", "--no-open")
+    try:
+        url = next(match[1] for line in process.stdout if (match := re.search(r"(http://127\.0\.0\.1:\d+/)", line)))
+        name = sorted(path.name for path in (run / "episodes").iterdir())[0]
+        request = urllib.request.Request(url + f"api/runs/0/episodes/{name}/fork", method="POST",
+                                         data=json.dumps({"step": 1, "agent": "viewer-replying"}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            job = json.loads(response.read())
+        deadline = time.monotonic() + 30
+        while job["state"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            with urllib.request.urlopen(url + f"api/forks/{job['id']}", timeout=10) as response:
+                job = json.loads(response.read())
+        assert job["state"] == "done" and job["result"]["success"] and job["result"]["model_calls"] > 0, job
+        with urllib.request.urlopen(url + "api/agents", timeout=10) as response:
+            assert "viewer-replying" in json.loads(response.read())["agents"]  # imported from the run's run.json
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
