@@ -11,7 +11,8 @@ Routes (`R` is a run's position on the command line, `NAME` an episode directory
     GET /api/runs/R/frames/NAME/frames/F    one frame file
     GET /api/pair?runs=R,R[&differing=1]    runs side by side, paired per task, with `bench compare`'s table
     GET /api/agents                         the agents a fork may be handed to
-    POST /api/runs/R/episodes/NAME/fork     start a fork: {"step": K, "agent": NAME, "options": "key=value lines"}
+    POST /api/runs/R/episodes/NAME/fork     start a fork: {"step": K, "agent": NAME, "options": "key=value lines",
+                                            "max_steps": N (optional)}
     GET /api/forks/ID                       a fork's progress; when done, the run and episode to open
 
 Everything a run holds goes out as JSON and the page puts it in with `textContent`, so text from worlds and models
@@ -128,7 +129,7 @@ def build_app(views: OpenRuns) -> Starlette:
             from starlette.concurrency import run_in_threadpool
 
             job = await run_in_threadpool(jobs.start, view, name, body.get("step"), body.get("agent"),
-                                          body.get("options"))
+                                          body.get("options"), body.get("max_steps"))
         except SimyardError as exc:
             raise HTTPException(400, str(exc)) from None
         return _json(job.to_json())

@@ -75,19 +75,26 @@ class ForkJobs:
     def get(self, job_id: int) -> ForkJob | None:
         return self._jobs.get(job_id)
 
-    def start(self, view: RunView, name: str, step: Any, agent: Any, options: Any) -> ForkJob:
+    def start(self, view: RunView, name: str, step: Any, agent: Any, options: Any,
+              max_steps: Any = None) -> ForkJob:
         """Check a fork request and start playing it in a background thread.
 
+        `max_steps` overrides the step cap (the parent run's, else the task's), as `--max-steps` does.
+
         Raises:
-            ForkRequestError: The step is not a whole number, the agent is missing, unknown or needs a terminal,
-                or the options are not `key=value` lines.
+            ForkRequestError: The step or the step cap is not a whole number, the agent is missing, unknown or
+                needs a terminal, or the options are not `key=value` lines.
             ForkError, RunDirError: The step is outside the episode, or the episode cannot be read.
         """
         from simyard.platform import registry
+        from simyard.platform.episode import Limits
         from simyard.platform.fork_runner import prepare_fork
 
         if isinstance(step, bool) or not isinstance(step, int):
             raise ForkRequestError(f"step must be a whole number, not {step!r}", hint="send e.g. {\"step\": 3}")
+        if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
+            raise ForkRequestError(f"max_steps must be a positive whole number, not {max_steps!r}",
+                                   hint="leave it out to keep the episode's own step cap")
         if not isinstance(agent, str) or not agent.strip():
             raise ForkRequestError("no agent named", hint=f"name one of: {', '.join(registry.names('agent'))}")
         agent = agent.strip()
@@ -95,7 +102,8 @@ class ForkJobs:
             raise ForkRequestError(f"agent {agent!r} plays at a terminal, not in the viewer",
                                    hint="run the command the page shows in a terminal")
         parsed = parse_option_lines(options)
-        setup = prepare_fork(view.episode_dir(name), step)  # first: it imports the parent run's plugin agents
+        # first: it imports the parent run's plugin agents
+        setup = prepare_fork(view.episode_dir(name), step, Limits(max_steps=max_steps))
         registry.agent_factory(agent)  # an unknown name: UnknownNameError listing the known ones
         with self._lock:
             job = ForkJob(next(self._ids), view.number, name, step, agent, parsed)

@@ -76,9 +76,11 @@ def test_human_gets_the_command_to_paste_and_no_button(chromium, viewer, replyin
     field.clear()
     field.send_keys("human")
     chromium.find_element(By.NAME, "fork-options").send_keys("prompt=Say it's <b>me</b>")
+    chromium.find_element(By.NAME, "fork-max-steps").send_keys("30")
     assert not chromium.find_element(By.ID, "fork-run").is_enabled()
     assert chromium.find_element(By.ID, "fork-command").text.endswith(
-        f"{name} --step 1 --agent human --agent-opt 'prompt=Say it'\\''s <b>me</b>'")
+        f"{name} --step 1 --agent human --agent-opt 'prompt=Say it'\\''s <b>me</b>' --max-steps 30")
+    assert chromium.find_element(By.ID, "step-counter").text == "step 1 / 5"  # typing did not step the episode
 
 
 def test_steps_a_person_chose_are_marked_on_the_page(chromium, viewer, tmp_path, screenshot):

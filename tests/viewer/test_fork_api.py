@@ -91,6 +91,8 @@ def test_a_replay_that_does_not_retrace_the_record_is_reported_by_the_job(viewer
     ({"step": 1, "agent": "nobody"}, "no agent named 'nobody'"),
     ({"step": 1, "agent": "random", "options": "seed"}, "option 'seed' is not key=value"),
     ([1, 2], "send a JSON object"),
+    ({"step": 1, "agent": "oracle", "max_steps": 0}, "max_steps must be a positive whole number"),
+    ({"step": 6, "agent": "oracle"}, "--step 6 is outside the episode"),
 ])
 def test_a_fork_that_cannot_start_is_one_clear_line(viewer, replying_run, body, message):
     server = viewer(replying_run)
@@ -153,3 +155,15 @@ def test_a_fork_request_that_is_not_json_is_refused_so_other_sites_cannot_start_
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 415
     assert not (replying_run / "forks").exists()
+
+
+def test_a_fork_at_the_step_cap_asks_for_a_higher_one_and_plays_with_it(viewer, random_run, copy_run):
+    run = copy_run(random_run)
+    server = viewer(run)
+    row = next(row for row in get(server, "/api/runs/0/episodes")["rows"] if row["reason"] == "max_steps")
+    status, answer = post(server, f"/api/runs/0/episodes/{row['name']}/fork", {"step": row["steps"], "agent": "oracle"})
+    assert status == 400 and answer["error"].startswith(f"the step cap is {row['steps']}, so a fork at step")
+    status, job = post(server, f"/api/runs/0/episodes/{row['name']}/fork",
+                       {"step": row["steps"], "agent": "oracle", "max_steps": row["steps"] + 40})
+    job = wait_job(server, job)
+    assert job["state"] == "done" and job["replayed"] == row["steps"] and job["result"]["steps"] > row["steps"]

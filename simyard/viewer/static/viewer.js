@@ -254,6 +254,8 @@ function forkControl(episode, getStep, runId) {
   // `human` plays at a terminal, so for it the command to paste is what the box offers.
   const agent = el("input", {type: "text", value: "random", size: 12, name: "fork-agent", list: "fork-agents"});
   const options = el("textarea", {name: "fork-options", rows: 2, cols: 28, placeholder: "options: key=value, one a line"});
+  const cap = el("input", {type: "number", min: 1, name: "fork-max-steps", placeholder: "step cap", size: 6,
+                          title: "--max-steps: the new episode's step cap (empty: the episode's own)"});
   const code = el("code", {id: "fork-command"});
   const status = el("div", {id: "fork-status", class: "muted"});
   const button = el("button", {id: "fork-run"}, "Fork here");
@@ -263,12 +265,14 @@ function forkControl(episode, getStep, runId) {
     const quoted = (text) => /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, "'\\''")}'`;
     const opts = options.value.split("\n").map((line) => line.trim()).filter(Boolean)
       .map((line) => ` --agent-opt ${quoted(line)}`).join("");
-    code.textContent = `${episode.fork.prefix} --step ${getStep()} --agent ${quoted(name)}${opts}`;
+    const capped = /^[1-9]\d*$/.test(cap.value.trim()) ? ` --max-steps ${cap.value.trim()}` : "";
+    code.textContent = `${episode.fork.prefix} --step ${getStep()} --agent ${quoted(name)}${opts}${capped}`;
     button.disabled = human() || button.dataset.busy === "1";
     button.title = human() ? "a person plays at a terminal: paste the command below" : "";
   };
   agent.addEventListener("input", update);
   options.addEventListener("input", update);
+  cap.addEventListener("input", update);
   async function watch(job) {
     const step = job.step;
     while (true) {
@@ -302,7 +306,8 @@ function forkControl(episode, getStep, runId) {
     try {
       const response = await fetch(`/api/runs/${runId}/episodes/${encodeURIComponent(episode.name)}/fork`, {
         method: "POST", headers: {"Content-Type": "application/json"},
-        body: JSON.stringify({step: getStep(), agent: agent.value.trim(), options: options.value})});
+        body: JSON.stringify({step: getStep(), agent: agent.value.trim(), options: options.value,
+                              max_steps: cap.value.trim() ? Number(cap.value) : null})});
       const body = await response.json().catch(() => ({error: `HTTP ${response.status}`}));
       if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
       await watch(body);
@@ -316,7 +321,7 @@ function forkControl(episode, getStep, runId) {
                   "copy");
   return {node: el("div", {class: "fork card"}, el("strong", {}, "Fork from this step"),
                    el("div", {class: "muted"}, "replays the recorded actions up to this step, then hands the episode to ",
-                      agent, " ", options, " ", button),
+                      agent, " ", options, " ", cap, " ", button),
                    el("div", {class: "muted"}, "or in a terminal (where ", el("em", {}, "human"), " plays): ",
                       copy), code, status), update};
 }
@@ -399,7 +404,7 @@ async function showEpisodes(token, params) {
   }
   slider.addEventListener("input", () => move(parseInt(slider.value, 10)));
   keyHandler = (event) => {
-    if (event.target.matches && event.target.matches("input[type=text], input[type=search], textarea")) return;
+    if (event.target.matches && event.target.matches("input[type=text], input[type=search], input[type=number], textarea")) return;
     const moves = {ArrowRight: 1, j: 1, ArrowLeft: -1, k: -1};
     if (event.key in moves) { event.preventDefault(); move(current + moves[event.key]); }
     else if (event.key === "Home") move(0);
