@@ -127,7 +127,10 @@ class ForkJobs:
             job.error = str(exc)
             job.state = "failed"
             return
-        except Exception as exc:  # noqa: BLE001 -- a bug in an agent or world: shown on the page, not lost in a log
+        except Exception as exc:  # noqa: BLE001 -- a bug in an agent or world: on the page, its traceback in the terminal
+            import traceback
+
+            traceback.print_exc()
             job.error = f"{type(exc).__name__}: {exc}"
             job.state = "failed"
             return
