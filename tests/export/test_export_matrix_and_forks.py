@@ -49,7 +49,8 @@ def test_a_matrix_exports_one_atif_folder_per_arm(matrix_run, tmp_path):
     assert report.written == len(files) == 4
     assert sorted({file.parent.parent.name for file in files}) == ["oracle", "random"]
     for file in files:
-        Trajectory.model_validate_json(file.read_text(encoding="utf-8"))
+        trajectory = Trajectory.model_validate_json(file.read_text(encoding="utf-8"))
+        assert trajectory.session_id == f"pair/{file.parent.parent.name}/{file.parent.name}"
 
 
 def test_a_matrix_export_refuses_its_own_recorded_files(matrix_run):

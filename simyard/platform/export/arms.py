@@ -41,7 +41,7 @@ def export_matrix(matrix_dir: Path, fmt: str, out: Path,
                           hint=f"resume it with `simyard bench run --resume {matrix_dir}`, then export it")
     label = matrix_dir.resolve().name
     if fmt == "atif":
-        return _atif(arms, out, skipped, progress)
+        return _atif(arms, label, out, skipped, progress)
     return _index(arms, label, out, fmt, skipped)
 
 
@@ -72,14 +72,14 @@ def _index(arms: list[tuple[str, Any]], label: str, out: Path, fmt: str, skipped
     return ExportReport(out=out, written=table.num_rows, skipped=skipped)
 
 
-def _atif(arms: list[tuple[str, Any]], out: Path, skipped: list[str],
+def _atif(arms: list[tuple[str, Any]], label: str, out: Path, skipped: list[str],
           progress: Callable[[int, int], None] | None) -> ExportReport:
     from simyard.platform.export.atif import _prepare_folder, export_atif
 
     _prepare_folder(out)
     report = ExportReport(out=out, skipped=skipped)
     for name, run in arms:
-        part = export_atif(run, out / name, progress)
+        part = export_atif(run, out / name, progress, label=f"{label}/{name}")
         report.written += part.written
         report.frames += part.frames
         report.skipped.extend(f"arm {name}: {line}" for line in part.skipped)

@@ -38,10 +38,12 @@ _MEDIA_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"
                 ".webp": "image/webp"}
 
 
-def export_atif(run: RunDir, out: Path, progress: Callable[[int, int], None] | None = None) -> ExportReport:
+def export_atif(run: RunDir, out: Path, progress: Callable[[int, int], None] | None = None,
+                label: str | None = None) -> ExportReport:
     """Write one ATIF trajectory per recorded episode of `run` under the folder `out` (new or empty).
 
-    `progress(done, total)` is called after each episode.
+    `progress(done, total)` is called after each episode. Session ids are `<label>/<episode>`, the label being the
+    run's folder name unless given (a matrix arm's is `<matrix>/<arm>`).
     """
     _prepare_folder(out)
     report = ExportReport(out=out)
@@ -58,7 +60,7 @@ def export_atif(run: RunDir, out: Path, progress: Callable[[int, int], None] | N
             continue
         episode_out = out / name
         frames = _FrameCopier(run.episode_dir(result.task_id, result.seed), episode_out)
-        document = episode_document(lines, result.to_dict(), agent, f"{run.path.name}/{name}", frames)
+        document = episode_document(lines, result.to_dict(), agent, f"{label or run.path.name}/{name}", frames)
         try:
             episode_out.mkdir(exist_ok=True)
             (episode_out / TRAJECTORY_NAME).write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n",
