@@ -161,6 +161,7 @@ class EpisodeRunner:
                     item = next_item()
                 if item is None:
                     exhausted = True
+                    self._shed(state)  # no more work here: free what its worlds hold for others now
                 if item is None or item is NOT_YET:
                     return
                 task, seed = item
@@ -176,6 +177,8 @@ class EpisodeRunner:
                 if self.controller is not None:
                     self.controller.note_ended()
                 self._tidy(state)
+            if exhausted or state.index >= self.width:
+                self._shed(state)
 
         running: dict[int, asyncio.Task[None]] = {}
         try:
@@ -253,6 +256,14 @@ class EpisodeRunner:
             for name, env in state.worlds.items():
                 _close_quietly(env, f"world {name!r}", state.lane)
             state.worlds = {}
+
+    def _shed(self, state: _LaneState) -> None:
+        """A lane with no more work, or that the adaptive limit shrank past, closes its worlds: what they hold (a
+        served world's session, a sandbox, memory) may be what other lanes or processes wait for. They are built
+        again if the lane comes back."""
+        for name, env in state.worlds.items():
+            _close_quietly(env, f"world {name!r}", state.lane)
+        state.worlds = {}
 
     def _replace_lane(self, state: _LaneState) -> None:
         old = state.lane

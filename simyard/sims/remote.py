@@ -3,7 +3,9 @@
     simyard env serve sokoban --port 8100 &
     simyard bench run remote --suite-opt suite=ragen --suite-opt world=sokoban --world-opt url=http://127.0.0.1:8100
 
-One world is one WebSocket session (`/ws`), opened at the first reset and kept across episodes. The action spec comes
+One world is one WebSocket session (`/ws`), opened at the first reset and kept across episodes. A server at its
+session cap is waited for (up to `slot_wait_s`, each refusal reported as a 429 to adaptive concurrency, which then
+sheds lanes and so frees sessions) before the reset fails as an infrastructure error. The action spec comes
 from the server's `/schema`: a simyard server puts its whole ActionSpec there (and each reset's answer carries the
 episode's own); any other OpenEnv server's action schema becomes a `json` ActionSpec whose actions are sent as they
 are. A task's `config` is what the reset sends (OpenEnv's reset keywords: `seed`, `episode_id`, and a simyard
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,16 +31,22 @@ from simyard.platform.errors import InfraError, SimyardError
 _INFRA_CODES = {"CAPACITY_REACHED", "SESSION_ERROR", "FACTORY_ERROR"}
 
 
+class _ServerBusy(InfraError):
+    """The server refused a new session: all of its `--max-sessions` are in use."""
+
+
 class RemoteEnv(Env):
     """A world served over OpenEnv's HTTP/WebSocket protocol by another process or host (`--world-opt url=...`)."""
 
     name = "remote"
 
-    def __init__(self, url: str = "", connect_timeout_s: float = 10.0, message_timeout_s: float = 120.0) -> None:
+    def __init__(self, url: str = "", connect_timeout_s: float = 10.0, message_timeout_s: float = 120.0,
+                 slot_wait_s: float = 10.0) -> None:
         """Args:
             url: The server's base URL, http(s):// or ws(s):// (e.g. http://127.0.0.1:8000).
             connect_timeout_s: Seconds to wait for the server to answer a connection.
             message_timeout_s: Seconds to wait for the answer to one reset or step.
+            slot_wait_s: Seconds a reset waits for a session when the server has none free (0: fail at once).
         """
         from simyard.envserve import codec
 
@@ -45,6 +54,7 @@ class RemoteEnv(Env):
         self.url = _base_url(url)
         self.connect_timeout_s = connect_timeout_s
         self.message_timeout_s = message_timeout_s
+        self.slot_wait_s = float(slot_wait_s)
         schema = self._get("/schema").get("action") or {}
         self.simyard_server = codec.SPEC_KEY in schema
         if self.simyard_server:
@@ -65,9 +75,9 @@ class RemoteEnv(Env):
         try:
             reply = self._exchange({"type": "reset", "data": data})
         except InfraError:
-            # the server may have reaped this session while it sat idle between episodes: a reset starts afresh,
-            # so one new connection is safe (a second failure is the server's, and stands)
-            reply = self._exchange({"type": "reset", "data": data})
+            # the server may have reaped this session while it sat idle between episodes, or have none free: a reset
+            # starts afresh, so a new connection is safe (a failure other than a busy server then stands)
+            reply = self._reset_when_free(data)
         if reply.get("type") == "error":
             raise SimyardError(f"the server at {self.url} refused the reset: {_message(reply)}",
                                hint="a task's config is sent as the reset's keywords (seed, task, task_seed)")
@@ -143,6 +153,22 @@ class RemoteEnv(Env):
 
     # ----------------------------------------------------------------------------------------------- the wire
 
+    def _reset_when_free(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Reset on a new session, waiting up to `slot_wait_s` while the server says all its sessions are in use."""
+        from simyard.platform.adaptive import note_throttled
+
+        deadline = time.monotonic() + self.slot_wait_s
+        pause = 0.05
+        while True:
+            try:
+                return self._exchange({"type": "reset", "data": data})
+            except _ServerBusy:
+                note_throttled()  # as a 429: `--concurrency auto` sheds lanes, whose worlds then free sessions
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(1.0, pause * 2)
+
     def _invalid(self, feedback: str) -> StepResult:
         return StepResult(self._last, 0.0, False, False, {"valid": False, "feedback": feedback})
 
@@ -163,9 +189,11 @@ class RemoteEnv(Env):
         except (OSError, TimeoutError, WebSocketException) as exc:
             self.close()
             raise InfraError(f"lost the OpenEnv server at {self.url}: {type(exc).__name__}: {exc}") from None
-        if reply.get("type") == "error" and (reply.get("data") or {}).get("code") in _INFRA_CODES:
+        code = (reply.get("data") or {}).get("code") if reply.get("type") == "error" else None
+        if code in _INFRA_CODES:
             self.close()
-            raise InfraError(f"the server at {self.url} ended the session: {_message(reply)}")
+            kind = _ServerBusy if code == "CAPACITY_REACHED" else InfraError
+            raise kind(f"the server at {self.url} ended the session: {_message(reply)}")
         return reply
 
     def _get(self, path: str) -> dict[str, Any]:

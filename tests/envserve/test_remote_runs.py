@@ -4,6 +4,8 @@ episodes in flight, and more episodes in flight than the server has sessions for
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 from tests.cli.test_cli import simyard
 from tests.envserve.conftest import served
@@ -29,17 +31,62 @@ def test_a_matrix_with_several_episodes_in_flight_plays_every_task_and_closes_ev
         assert running.pool.open_worlds == 0 and not running.pool.sessions
 
 
-def test_more_episodes_in_flight_than_server_sessions_says_why_and_a_resume_finishes(tmp_path):
+def test_more_episodes_in_flight_than_server_sessions_wait_for_a_free_one_and_all_complete(tmp_path):
     run = tmp_path / "run"
     with served("sokoban", max_sessions=2) as running:
         done = simyard("bench", "run", "remote", "--agent", "oracle", "--world-opt", f"url={running.base_url}",
                        *REMOTE, "--concurrency", "4", "--limit", "12", "--out", str(run))
+        assert done.returncode == 0, done.stdout + done.stderr
+        rows = _rows(run)
+        assert len(rows) == 12 and all(row["status"] == "completed" and row["success"] for row in rows)
+        assert "status finished" in done.stdout and "infrastructure" not in done.stderr
+        assert running.pool.open_worlds == 0
+
+
+def test_a_server_without_free_sessions_past_the_wait_says_why_and_a_resume_finishes(tmp_path):
+    from simyard.platform.api import Task
+    from simyard.sims.remote import RemoteEnv
+
+    run = tmp_path / "run"
+    with served("sokoban", max_sessions=1) as running:
+        holder = RemoteEnv(running.base_url)
+        try:
+            holder.reset(Task(id="remote-1", world="remote", config={"task_seed": 1}), seed=1)  # the only session
+            done = simyard("bench", "run", "remote", "--agent", "oracle", "--world-opt", f"url={running.base_url}",
+                           "--world-opt", "slot_wait_s=0", *REMOTE, "--concurrency", "2", "--limit", "2", "--out",
+                           str(run))
+        finally:
+            holder.close()
         lost = [row for row in _rows(run) if row["status"] == "infra_error"]
-        assert lost and "server busy: 2 of 2 sessions in use" in lost[0]["error"]
+        assert len(lost) == 2 and "server busy: 1 of 1 sessions in use" in lost[0]["error"]
         assert "failed on the infrastructure, not by the agent" in done.stderr
-        assert f"simyard bench run --resume {run} --concurrency 4" in done.stderr  # with the run's own counts
-        assert "server busy" in done.stderr and "Traceback" not in done.stderr
+        assert f"simyard bench run --resume {run} --concurrency 2" in done.stderr  # with the run's own counts
+        assert "Traceback" not in done.stderr
         again = simyard("bench", "run", "--resume", str(run), "--concurrency", "2")
         assert again.returncode == 0, again.stdout + again.stderr
         assert "status finished" in again.stdout and "infrastructure" not in again.stderr
         assert running.pool.open_worlds == 0
+
+
+def test_a_reset_waits_for_a_session_to_free_and_reports_the_refusals_as_throttling():
+    from simyard.platform.adaptive import SIGNALS
+    from simyard.platform.api import Task
+    from simyard.sims.remote import RemoteEnv
+
+    task = Task(id="remote-1", world="remote", config={"task_seed": 1})
+    with served("sokoban", max_sessions=1) as running:
+        first, second = RemoteEnv(running.base_url), RemoteEnv(running.base_url, slot_wait_s=20)
+        try:
+            first.reset(task, seed=1)  # holds the only session
+            SIGNALS.take()
+            timer = threading.Timer(0.6, first.close)
+            timer.start()
+            started = time.monotonic()
+            observation = second.reset(task, seed=1)
+            waited = time.monotonic() - started
+            timer.join()
+            assert 0.5 < waited < 10 and observation.text
+            assert SIGNALS.take()[1] >= 1  # `--concurrency auto` heard the server was full
+        finally:
+            first.close()
+            second.close()
