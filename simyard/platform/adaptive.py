@@ -202,7 +202,7 @@ def note_model_call(latency_s: float) -> None:
 
 
 def note_throttled() -> None:
-    """A model server answered HTTP 429 (too many requests)."""
+    """A server said it is full: a model server's HTTP 429, or a world server with no free session."""
     SIGNALS.note_throttled()
 
 
@@ -322,7 +322,7 @@ class ConcurrencyController:
         old = self.limit
         cpu_bound = headroom.own_cpu_percent > 50.0
         if throttled:
-            new, why = old // 2, f"{throttled} HTTP 429 from the model server"
+            new, why = old // 2, f"{throttled} busy answers (HTTP 429 from a model server, or a world server's cap)"
         elif short:
             new, why = old - max(1, old // 4), f"{' and '.join(short)} below {s.min_free:.0%} free"
         elif headroom.cpu_percent > s.cpu_high and cpu_bound:
