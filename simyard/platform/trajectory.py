@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ class EpisodeWriter:
     `trajectory.jsonl` gets a `reset` line (task, seed, first observation), one `step` line per executed step and,
     when the episode ends, an `end` line holding the `EpisodeResult` (and the final frame and videos, when written).
     Lines are buffered and never fsynced: a step costs one `json.dumps` of a small dict and a buffered write (the
-    results index is what must survive a crash). Frames go to the frames module, which encodes them on its writer
+    results index is what must survive a crash). The buffer is flushed after a step when `flush_interval_s` has
+    passed since the last flush, so a viewer of a run being written sees slow episodes step by step. Frames go to the frames module, which encodes them on its writer
     thread; each step line names the files of its frames. Model replies longer than `reply_cap` characters are cut
     there, with their full length kept in `reply_chars`.
 
@@ -41,6 +43,9 @@ class EpisodeWriter:
     model, `replay` for a step replayed from a parent episode) repeats that as the step line's `by`.
     """
 
+    #: Seconds between flushes of the trajectory's buffer at most (a fast world flushes once per 64 KiB instead).
+    flush_interval_s = 1.0
+
     def __init__(self, episode_dir: Path, save_frames: bool | None = None, *, frames: str | None = None,
                  video: bool = False, reply_cap: int = 65536) -> None:
         self.episode_dir = Path(episode_dir)
@@ -53,6 +58,7 @@ class EpisodeWriter:
         self.parent: dict[str, Any] | None = None
         self._handle: Any = None
         self._frames: FrameWriter | None = None
+        self._flushed_at = 0.0
 
     def start(self, task: Task, seed: int | None, observation: Observation) -> None:
         self._open()
@@ -84,6 +90,10 @@ class EpisodeWriter:
         if isinstance(notes, dict) and isinstance(notes.get("by"), str):
             line["by"] = notes["by"]
         self._handle.write(dumps(line) + "\n")
+        now = time.monotonic()
+        if now - self._flushed_at >= self.flush_interval_s:
+            self._handle.flush()
+            self._flushed_at = now
 
     def finish(self, result: EpisodeResult) -> None:
         if self._handle is None:
@@ -130,6 +140,7 @@ class EpisodeWriter:
             shutil.rmtree(self.episode_dir)  # leftovers of an attempt that never reached the index
             self.episode_dir.mkdir()
         self._handle = (self.episode_dir / TRAJECTORY_FILE).open("w", encoding="utf-8", buffering=1 << 16)
+        self._flushed_at = time.monotonic()
 
     def _observation(self, index: int, observation: Observation) -> dict[str, Any]:
         entry: dict[str, Any] = {"text": observation.text, "data": dict(observation.data)}

@@ -111,6 +111,25 @@ def test_episode_writer_records_reset_steps_and_result(tmp_path):
     assert not (tmp_path / "ep" / "frames").exists()  # the world showed no images
 
 
+def test_a_slow_episode_s_steps_reach_the_file_before_it_ends(tmp_path):
+    """A viewer of a run being written reads trajectories of episodes in flight: a step line must not wait in the
+    writer's buffer until the episode ends once `flush_interval_s` has passed."""
+    task = tiny_tasks(4)[3]
+    seen_on_disk: list[int] = []
+
+    class PeekingAgent(TinyCounterAgent):
+        def act(self, observation):
+            on_disk = (tmp_path / "ep" / "trajectory.jsonl").read_text().splitlines()
+            seen_on_disk.append(sum('"type":"step"' in line.replace(" ", "") for line in on_disk))
+            time.sleep(0.06)
+            return super().act(observation)
+
+    writer = EpisodeWriter(tmp_path / "ep")
+    writer.flush_interval_s = 0.05
+    run_episode_with(TinyWorld(), PeekingAgent(), task, seed=5, recorder=writer)
+    assert seen_on_disk == [0, 1, 2, 3]  # each step was readable while the next was being chosen
+
+
 def test_frames_are_saved_as_png_when_the_world_has_images(tmp_path):
     from PIL import Image
 
