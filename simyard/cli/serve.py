@@ -32,6 +32,9 @@ def serve(
     max_batch: Annotated[int, typer.Option(help="Sequences decoded together at most (transformers engine).")] = 32,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level: warning, info (one line per request), "
                                            "debug.")] = "warning",
+    stream_interval: Annotated[int, typer.Option(help="Tokens per streamed chunk at least, after the first (vLLM's "
+                                                 "option): more means fewer chunks for the server and the client "
+                                                 "to handle; 1 sends tokens as they come.")] = 1,
 ) -> None:
     """Serve a local model over an OpenAI-compatible HTTP API: POST /v1/chat/completions (streaming, images as data
     URLs, logprobs/top_logprobs, n, seed, stop, and the sampled token ids with vLLM's `return_token_ids`) and
@@ -53,17 +56,20 @@ def serve(
         raise SimyardError(f"--port {port} is not a port number", hint="use 1-65535, or 0 for a free one")
     if max_batch < 1:
         raise SimyardError(f"--max-batch {max_batch} must be >= 1")
+    if stream_interval < 1:
+        raise SimyardError(f"--stream-interval {stream_interval} must be >= 1", hint="1 sends every token at once")
     if engine is EngineName.vllm:
         from simyard.serve.vllm import exec_vllm
 
         exec_vllm(str(folder), host=host, port=port, name=name, dtype=dtype, device=device)
         return
     _serve_transformers(folder, host=host, port=port, name=name, device=device, dtype=dtype, max_batch=max_batch,
-                        log_level=log_level)
+                        log_level=log_level, stream_interval=stream_interval)
 
 
 def _serve_transformers(
     folder: Path, *, host: str, port: int, name: str, device: str, dtype: str, max_batch: int, log_level: str,
+    stream_interval: int,
 ) -> None:
     from simyard.agents.backends.local import TransformersEngine
     from simyard.serve.app import ChatServer
@@ -87,7 +93,7 @@ def _serve_transformers(
             import sys
 
             sys.stdout.flush()
-            server = uvicorn_server(ChatServer(loaded, name).app(), log_level=log_level,
+            server = uvicorn_server(ChatServer(loaded, name, stream_interval).app(), log_level=log_level,
                                     access_log=log_level in ("info", "debug", "trace"))
             _run_until_signal(server, sock)
             typer.echo("simyard serve: stopped")

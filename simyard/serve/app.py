@@ -61,13 +61,16 @@ class ChatServer:
 
     Args:
         engine: The loaded model (a `TransformersEngine`, or any `Engine`; streaming token by token needs the
-            engine's `stream` and `decode`, else a stream carries the whole reply in one chunk).
+            engine's `decode` and `stream_batches` or `stream`, else a stream carries the whole reply in one chunk).
         name: The model name clients send (`model`) and `/v1/models` lists.
+        stream_interval: After a stream's first chunk, tokens per chunk at least (vLLM's `--stream-interval`; the
+            end goes at once). 1 sends each pass's tokens as they come.
     """
 
-    def __init__(self, engine: Engine, name: str) -> None:
+    def __init__(self, engine: Engine, name: str, stream_interval: int = 1) -> None:
         self.engine = engine
         self.name = name
+        self.stream_interval = stream_interval
         self.created = int(time.time())
         self.requests = 0
         self.failures = 0
@@ -151,13 +154,16 @@ class ChatServer:
     async def _stream(self, chat: ChatRequest, engine_request: Any) -> Response:
         """A server-sent-event stream; errors found before the first token (a prompt too long, a bad image) are
         still plain HTTP errors, because the first event is awaited before the response starts."""
-        stream = getattr(self.engine, "stream", None)
         decode = getattr(self.engine, "decode", None)
-        if stream is None or decode is None:
+        batches = getattr(self.engine, "stream_batches", None)
+        stream = getattr(self.engine, "stream", None)
+        if decode is None or (batches is None and stream is None):
             generations = await self.engine.generate(engine_request)
-            events: AsyncIterator[Any] = _whole(generations)
+            events: AsyncIterator[list[Any]] = _whole(generations)
+        elif batches is not None:
+            events = batches(engine_request)
         else:
-            events = stream(engine_request)
+            events = _one_by_one(stream(engine_request))
         first = await anext(events)
         return StreamingResponse(
             self._chunks(chat, first, events, decode or (lambda ids: "")),
@@ -166,41 +172,56 @@ class ChatServer:
         )
 
     async def _chunks(
-        self, chat: ChatRequest, first: Any, events: AsyncIterator[Any], decode: Any
+        self, chat: ChatRequest, first: list[Any], events: AsyncIterator[list[Any]], decode: Any
     ) -> AsyncIterator[str]:
+        """The SSE text of a stream: for each batch of events the engine hands over, one write holding one chunk
+        per choice that has something safe to send (see `streaming`)."""
         ident, created = completion_id(), int(time.time())
         stops = [chat.stop] if isinstance(chat.stop, str) else list(chat.stop or [])
         choices = [
-            ChoiceStream(i, stops, decode, self._token_text, logprobs=chat.logprobs, token_ids=chat.return_token_ids)
+            ChoiceStream(i, stops, decode, self._token_text, logprobs=chat.logprobs, token_ids=chat.return_token_ids,
+                         interval=self.stream_interval)
             for i in range(chat.n)
         ]
 
         def send(parts: list[dict[str, Any]], counts: dict[str, int] | None = None) -> str:
-            return f"data: {json.dumps(chunk_body(ident, created, self.name, parts, counts))}\n\n"
+            body = chunk_body(ident, created, self.name, parts, counts)
+            return f"data: {json.dumps(body, separators=(',', ':'))}\n\n"
 
         try:
-            yield send([{"index": c.index, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
-                         "finish_reason": None} for c in choices])
-            event = first
+            out = [send([{"index": c.index, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                          "finish_reason": None} for c in choices])]
+            batch = first
             while True:
-                if event.generations is not None:
-                    for choice, generation in zip(choices, event.generations, strict=True):
-                        for part in choice.finish(generation):  # one chunk each: one entry per index per chunk
-                            yield send([part])
+                touched: dict[int, ChoiceStream] = {}
+                end = None
+                for event in batch:
+                    if event.generations is not None:
+                        end = event
+                        continue
+                    choice = choices[event.index]
+                    choice.take(event.token_id, event.logprob, event.top_logprobs, event.finish_reason)
+                    touched[choice.index] = choice
+                for choice in touched.values():
+                    part = choice.release()
+                    if part is not None:
+                        out.append(send([part]))
+                if end is not None:
+                    for choice, generation in zip(choices, end.generations, strict=True):
+                        out.extend(send([part]) for part in choice.finish(generation))  # one index per chunk
                     if chat.stream_options is not None and chat.stream_options.include_usage:
-                        yield send([], usage(event.generations))
+                        out.append(send([], usage(end.generations)))
+                    out.append("data: [DONE]\n\n")
+                    yield "".join(out)
                     break
-                part = choices[event.index].add(event.token_id, event.logprob, event.top_logprobs,
-                                                event.finish_reason)
-                if part is not None:
-                    yield send([part])
-                event = await anext(events)
-            yield "data: [DONE]\n\n"
+                if out:
+                    yield "".join(out)  # one write for the whole batch
+                    out = []
+                batch = await anext(events)
         except Exception as exc:  # noqa: BLE001 (the status line is sent: the error goes in the stream)
             self.failures += 1
             error = _engine_error(exc)
-            yield f"data: {json.dumps(error.body())}\n\n"
-            yield "data: [DONE]\n\n"
+            yield f"data: {json.dumps(error.body())}\n\ndata: [DONE]\n\n"
         finally:
             closer = getattr(events, "aclose", None)
             if closer is not None:
@@ -239,8 +260,19 @@ class _End:
         self.generations = generations
 
 
-async def _whole(generations: list[Generation]) -> AsyncIterator[Any]:
-    yield _End(generations)
+async def _whole(generations: list[Generation]) -> AsyncIterator[list[Any]]:
+    yield [_End(generations)]
+
+
+async def _one_by_one(events: AsyncIterator[Any]) -> AsyncIterator[list[Any]]:
+    """An engine's `stream` (one event at a time) as batches, for engines without `stream_batches`."""
+    try:
+        async for event in events:
+            yield [event]
+    finally:
+        closer = getattr(events, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 # ----------------------------------------------------------------------------------------------- errors
@@ -296,8 +328,10 @@ class BackgroundServer(ThreadedServer):
     The engine stays the caller's: stopping the server does not close it.
     """
 
-    def __init__(self, engine: Engine, name: str, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.chat = ChatServer(engine, name)
+    def __init__(
+        self, engine: Engine, name: str, host: str = "127.0.0.1", port: int = 0, stream_interval: int = 1,
+    ) -> None:
+        self.chat = ChatServer(engine, name, stream_interval)
         self.sock = bind(host, port)
         self.server = uvicorn_server(self.chat.app())
         super().__init__("simyard-serve")

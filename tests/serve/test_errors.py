@@ -108,6 +108,12 @@ class Failing:
         async for event in self.engine.stream(request):
             yield event
 
+    async def stream_batches(self, request):  # what the server streams from, when there
+        if request.messages[-1]["content"] == "explode":
+            raise ValueError("shapes do not match")
+        async for batch in self.engine.stream_batches(request):
+            yield batch
+
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_request_that_fails_in_the_engine_is_500_and_the_server_goes_on(engine, stream) -> None:

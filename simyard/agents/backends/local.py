@@ -499,35 +499,39 @@ class TransformersEngine(Engine):
         A consumer that stops early (closes the iterator, or is cancelled: a streaming client that disconnected)
         cancels the request, so its sequences leave the batch at once.
         """
+        batches = self.stream_batches(request)
+        try:
+            async for batch in batches:
+                for event in batch:
+                    yield event
+        finally:
+            await batches.aclose()
+
+    async def stream_batches(self, request: Request) -> AsyncIterator[list[TokenEvent]]:
+        """`stream`'s events in lists of those ready together: every token sampled since the consumer last took
+        some (one per sample per pass while it keeps up; several when it fell behind), the end event last.
+
+        What `simyard serve` streams from: a chunk costs the server and its client far more than a token, so
+        fewer, larger chunks keep a busy server from falling behind (see `token_feed`).
+        """
+        from simyard.agents.backends.token_feed import TokenFeed
+
         prepared = self._prepare_request(request)
-        loop = asyncio.get_running_loop()
-        events: asyncio.Queue[TokenEvent] = asyncio.Queue()
+        feed = TokenFeed()
 
         def listen(index: int, token: int, logprob: float, top: dict[str, float] | None, finish: str | None) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, TokenEvent(index, token, logprob, top, finish))
+            feed.push(TokenEvent(index, token, logprob, top, finish))
 
-        processors = request.logits_processors
-        submitted = self.batcher.submit(prepared, request.options, listener=listen, processors=processors)
-        future = asyncio.wrap_future(submitted)
-        getter: asyncio.Future[TokenEvent] | None = None
+        submitted = self.batcher.submit(prepared, request.options, listener=listen,
+                                        processors=request.logits_processors)
+        submitted.add_done_callback(lambda _: feed.close())  # on the batching thread, after the last token
         try:
-            while True:
-                getter = asyncio.ensure_future(events.get())
-                done, _ = await asyncio.wait({getter, future}, return_when=asyncio.FIRST_COMPLETED)
-                if getter in done:
-                    yield getter.result()
-                    continue
-                getter.cancel()
-                while not events.empty():
-                    yield events.get_nowait()
-                yield TokenEvent(-1, -1, 0.0, None, None, generations=future.result())
-                return
+            async for batch in feed.batches():
+                yield batch
+            yield [TokenEvent(-1, -1, 0.0, None, None, generations=submitted.result())]
         finally:
-            if getter is not None:
-                getter.cancel()
             if not submitted.done():
-                future.cancel()  # nobody awaits it any more
-                self.batcher.cancel(submitted)
+                self.batcher.cancel(submitted)  # the consumer left early: free the slots at once
 
     def close(self) -> None:
         """Stop the batching thread and drop the model (the memory returns when nothing else holds it)."""
