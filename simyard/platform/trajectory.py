@@ -24,9 +24,9 @@ class EpisodeWriter:
     when the episode ends, an `end` line holding the `EpisodeResult` (and the final frame and videos, when written).
     Lines are buffered and never fsynced: a step costs one `json.dumps` of a small dict and a buffered write (the
     results index is what must survive a crash). The buffer is flushed after a step when `flush_interval_s` has
-    passed since the last flush, so a viewer of a run being written sees slow episodes step by step. Frames go to the frames module, which encodes them on its writer
-    thread; each step line names the files of its frames. Model replies longer than `reply_cap` characters are cut
-    there, with their full length kept in `reply_chars`.
+    passed since the last flush, so a viewer of a run being written sees slow episodes step by step. Frames go to
+    the frames module, which encodes them on its writer thread; each step line names the files of its frames. Model
+    replies longer than `reply_cap` characters are cut there, with their full length kept in `reply_chars`.
 
     Args:
         episode_dir: The episode's directory; created, and emptied first if a crashed attempt left files in it.
