@@ -184,6 +184,14 @@ def open_run(path: str | Path) -> RunDir:
     if not path.is_dir():
         raise RunDirError(f"{path} is not a run directory (no such directory)", hint=RUN_DIR_HINT)
     if not (path / RUN_FILE).is_file():
+        from simyard.platform.matrix import ARMS_DIR, MATRIX_FILE
+
+        if (path / MATRIX_FILE).is_file():
+            arms = sorted(arm.name for arm in (path / ARMS_DIR).iterdir() if arm.is_dir()) \
+                if (path / ARMS_DIR).is_dir() else []
+            raise RunDirError(f"{path} is a matrix run (arms: {', '.join(arms) or 'none yet'}), not a single run",
+                              hint=f"name an arm's directory ({path / ARMS_DIR}/<arm>), or, for bench compare, "
+                                   f"--arms A B")
         raise RunDirError(f"{path} is not a run directory (it has no {RUN_FILE})", hint=RUN_DIR_HINT)
     run = RunDir(path)
     run.manifest  # noqa: B018 -- validate now, so a broken run.json is reported where the user named the path

@@ -68,6 +68,10 @@ def test_a_model_list_makes_one_arm_per_model_and_two_arms_compare(tmp_path):
     assert comparison["shared"] == 8 and comparison["b"].endswith("openai-large")
     wrong = simyard("bench", "compare", str(tmp_path / "m"), "--arms", "openai-small", "openai-huge")
     assert wrong.returncode == 2 and "no arm named 'openai-huge'" in wrong.stderr and "openai-large" in wrong.stderr
+    # The matrix directory where a single run is wanted: one line naming its arms and the way to pick one.
+    whole = simyard("bench", "compare", str(tmp_path / "m"), str(tmp_path / "m" / ARMS_DIR / "openai-large"))
+    assert whole.returncode == 2 and "Traceback" not in whole.stderr
+    assert "is a matrix run (arms: openai-large, openai-small)" in whole.stderr and "--arms" in whole.stderr
 
 
 def test_an_interrupted_matrix_resumes_each_arm_with_nothing_run_twice(tmp_path):
