@@ -115,7 +115,7 @@ class LocalBackend:
         context = self.engine.facts.context_length
         tokens = self.engine.count_tokens(messages)
         if tokens + self.reserve > context:
-            raise PromptTooLongError(tokens, context - self.reserve + 1)
+            raise PromptTooLongError(tokens, context, reserved=self.reserve)
 
     def _next_seed(self) -> int | None:
         """Each call of a seeded agent gets the next seed, so turns differ and runs repeat."""

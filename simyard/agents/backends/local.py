@@ -64,15 +64,17 @@ class ModelTooBigError(SimyardError):
 
 
 class PromptTooLongError(BackendError):
-    """The prompt, with room for one generated token, is longer than the model's context."""
+    """The prompt, with room for the reply (`reserved` tokens; one at least), is longer than the model's context."""
 
-    def __init__(self, prompt_tokens: int, context_length: int) -> None:
+    def __init__(self, prompt_tokens: int, context_length: int, reserved: int = 1) -> None:
+        kept = f", {reserved:,} of them kept for the reply (max_tokens)" if reserved > 1 else ""
         super().__init__(
-            f"the prompt has {prompt_tokens:,} tokens; the model's context holds {context_length:,}",
+            f"the prompt has {prompt_tokens:,} tokens; the model's context holds {context_length:,}{kept}",
             hint="shorten the prompt (the local agent drops history from the oldest turn by itself)",
         )
         self.prompt_tokens = prompt_tokens
         self.context_length = context_length
+        self.reserved = reserved
 
 
 class ImagesNotSupportedError(BackendError):
@@ -103,7 +105,12 @@ def model_folder(path: str | os.PathLike[str]) -> Path:
             f"{path} does not exist",
             hint="pass the folder of a saved model (config.json, weights, tokenizer); hub names are not downloaded",
         )
-    if not folder.is_dir() or not (folder / "config.json").is_file():
+    if not folder.is_dir():
+        raise ModelPathError(
+            f"{path} is a file, not a model folder",
+            hint="pass the folder that holds the model's config.json and weights, not a file in it",
+        )
+    if not (folder / "config.json").is_file():
         raise ModelPathError(
             f"{path} is not a model folder (no config.json in it)",
             hint="pass the folder `save_pretrained` wrote, or a hub snapshot folder (with config.json)",

@@ -183,6 +183,8 @@ def test_a_prompt_that_never_fits_ends_the_episode_with_a_clear_error(lm_path) -
         agent.close()
     assert result.status == "agent_error"
     assert "does not fit the model's context even without history" in result.error
+    # the whole context and the reply's share of it, not their difference passed off as the context
+    assert "context holds 4,096, 4,000 of them kept for the reply (max_tokens)" in result.error
 
 
 def test_frames_sent_to_a_text_only_model_are_dropped_and_said(lm_path, caplog) -> None:

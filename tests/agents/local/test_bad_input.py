@@ -59,6 +59,11 @@ def test_a_folder_without_a_config_is_not_a_model(tmp_path: Path) -> None:
         TransformersEngine(tmp_path)
 
 
+def test_a_file_given_for_the_model_folder_is_named_as_a_file(lm_path) -> None:
+    with pytest.raises(ModelPathError, match="config.json is a file, not a model folder"):
+        TransformersEngine(Path(lm_path) / "config.json")
+
+
 def test_a_hub_name_is_never_downloaded() -> None:
     with pytest.raises(ModelPathError, match="does not exist"):
         TransformersEngine("Qwen/Qwen2.5-0.5B-Instruct")
