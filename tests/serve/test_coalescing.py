@@ -107,3 +107,22 @@ def test_a_stream_interval_below_one_is_refused_by_the_cli(lm_path) -> None:
     result = CliRunner().invoke(app, ["serve", str(lm_path), "--stream-interval", "0", "--port", "0"])
     assert isinstance(result.exception, SimyardError)
     assert "--stream-interval 0 must be >= 1" in str(result.exception)
+
+
+class TokenByToken:
+    """An engine with `stream` but no `stream_batches` (any `Engine` may stream one event at a time)."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.facts = engine, engine.facts
+        self.generate, self.stream = engine.generate, engine.stream
+        self.decode, self.token_text = engine.decode, engine.token_text
+
+
+def test_an_engine_that_streams_one_token_at_a_time_is_served_as_well(engine) -> None:
+    [own] = engine_answer(engine, max_tokens=12, temperature=0)
+    with BackgroundServer(TokenByToken(engine), NAME) as server, openai.OpenAI(
+        base_url=server.base_url, api_key="test", max_retries=0, timeout=60
+    ) as client:
+        chunks = streamed(client, max_tokens=12)
+    assert [i for c in chunks for i in c.choices[0].model_extra["token_ids"]] == own.token_ids
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == own.text
