@@ -161,7 +161,7 @@ class ChatServer:
             generations = await self.engine.generate(engine_request)
             events: AsyncIterator[list[Any]] = _whole(generations)
         elif batches is not None:
-            events = batches(engine_request)
+            events = batches(engine_request, self.stream_interval)
         else:
             events = _one_by_one(stream(engine_request))
         first = await anext(events)

@@ -40,6 +40,27 @@ def test_a_feed_hands_over_everything_pushed_from_another_thread_in_order_then_e
     assert 1 < len(batches) < 2000  # items that piled up came together
 
 
+def test_a_feed_that_wakes_every_four_items_hands_over_the_first_alone_then_four_or_more() -> None:
+    async def run() -> list[list[int]]:
+        feed = TokenFeed(wake_every=4)
+
+        def produce() -> None:
+            for number in range(22):
+                feed.push(number)
+                time.sleep(0.002)  # a pass's pace: the consumer would be woken for each item otherwise
+            feed.close()
+
+        thread = threading.Thread(target=produce)
+        thread.start()
+        batches = [batch async for batch in feed.batches()]
+        thread.join()
+        return batches
+
+    batches = asyncio.run(run())
+    assert [item for batch in batches for item in batch] == list(range(22))
+    assert batches[0] == [0] and all(len(batch) >= 4 for batch in batches[1:-1])  # the last comes with the close
+
+
 def test_a_reader_that_falls_behind_gets_the_tokens_that_piled_up_in_one_batch(engine) -> None:
     request = Request(HELLO, SamplingOptions(max_tokens=40, temperature=0))
 

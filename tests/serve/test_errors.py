@@ -108,10 +108,10 @@ class Failing:
         async for event in self.engine.stream(request):
             yield event
 
-    async def stream_batches(self, request):  # what the server streams from, when there
+    async def stream_batches(self, request, wake_every=1):  # what the server streams from, when there
         if request.messages[-1]["content"] == "explode":
             raise ValueError("shapes do not match")
-        async for batch in self.engine.stream_batches(request):
+        async for batch in self.engine.stream_batches(request, wake_every):
             yield batch
 
 

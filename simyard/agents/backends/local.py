@@ -514,9 +514,10 @@ class TransformersEngine(Engine):
         finally:
             await batches.aclose()
 
-    async def stream_batches(self, request: Request) -> AsyncIterator[list[TokenEvent]]:
+    async def stream_batches(self, request: Request, wake_every: int = 1) -> AsyncIterator[list[TokenEvent]]:
         """`stream`'s events in lists of those ready together: every token sampled since the consumer last took
-        some (one per sample per pass while it keeps up; several when it fell behind), the end event last.
+        some (one per sample per pass while it keeps up; several when it fell behind), the end event last. With
+        `wake_every` K, a list waits for K tokens (the first token and the end come at once).
 
         What `simyard serve` streams from: a chunk costs the server and its client far more than a token, so
         fewer, larger chunks keep a busy server from falling behind (see `token_feed`).
@@ -524,7 +525,7 @@ class TransformersEngine(Engine):
         from simyard.agents.backends.token_feed import TokenFeed
 
         prepared = self._prepare_request(request)
-        feed = TokenFeed()
+        feed = TokenFeed(wake_every)
 
         def listen(index: int, token: int, logprob: float, top: dict[str, float] | None, finish: str | None) -> None:
             feed.push(TokenEvent(index, token, logprob, top, finish))

@@ -22,9 +22,16 @@ class TokenFeed:
 
     `push` may be called from any thread; `batches` yields lists of what was pushed, in order, each as soon as the
     loop runs after it arrived, and ends after `close` (whatever was pushed before `close` is yielded first).
+
+    Args:
+        wake_every: Wake the consumer only once this many items wait (the first item and `close` wake it at once):
+            a consumer that would hold fewer back anyway (`simyard serve --stream-interval K`) is not woken for
+            nothing on every pass.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, wake_every: int = 1) -> None:
+        self._wake_every = max(1, wake_every)
+        self._first = True
         self._loop = asyncio.get_running_loop()
         self._items: collections.deque[Any] = collections.deque()
         self._ready = asyncio.Event()
@@ -34,7 +41,9 @@ class TokenFeed:
     def push(self, item: Any) -> None:
         """Add one item (any thread). Cheap: a deque append, and a wake-up only when none is pending."""
         self._items.append(item)
-        self._wake()
+        if self._first or len(self._items) >= self._wake_every:
+            self._first = False
+            self._wake()
 
     def close(self) -> None:
         """No more items (any thread); the consumer ends once it has taken what is there."""
