@@ -120,10 +120,11 @@ def _static_args() -> list[str]:
 
     /etc is a copy, made once per process, of the allowed entries (symlinks kept, ssl/private left out) plus simyard's
     own passwd, group, hosts and hostname, bound as one directory: one mount instead of thirty makes each command
-    several milliseconds faster."""
+    several milliseconds faster. It lives in the process's temp directory, which a run's scratch cleanup may remove
+    (platform/cleanup.py): a copy that is gone is made again."""
     global _static
     with _static_lock:
-        if _static is not None:
+        if _static is not None and Path(_static[_static.index("/etc") - 1]).is_dir():
             return _static
         own = Path(tempfile.mkdtemp(prefix="simyard-bwrap-etc-"))
         own.chmod(0o755)

@@ -249,6 +249,20 @@ def test_bwrap_shows_no_host_secrets_under_etc(make):
     assert sandbox.run("python3 -c 'import ssl, json; print(1)'").stdout == "1\n"  # what python needs is there
 
 
+def test_bwrap_makes_its_etc_again_when_a_run_s_scratch_cleanup_removed_it(make):
+    """The /etc copy is made once per process in its temp directory; a bench run's scratch root is that directory
+    while it runs and is removed after it, so the next sandbox of the same process must not bind a vanished path."""
+    import shutil
+
+    from simyard.sandboxes import bwrap
+
+    assert make("bwrap").run("cat /etc/hostname").ok
+    static = bwrap._static_args()
+    shutil.rmtree(Path(static[static.index("/etc") - 1]).parent)
+    result = make("bwrap").run("cat /etc/passwd")
+    assert result.ok and "agent:x:1000" in result.stdout, result.stderr
+
+
 def test_git_and_python_work_inside(sandbox):
     script = "git init -q && git -c user.name=a -c user.email=a@b commit -q --allow-empty -m first && git log --oneline"
     result = sandbox.run(script)
