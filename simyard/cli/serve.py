@@ -34,7 +34,7 @@ def serve(
                                            "debug.")] = "warning",
     stream_interval: Annotated[int, typer.Option(help="Tokens per streamed chunk at least, after the first (vLLM's "
                                                  "option): more means fewer chunks for the server and the client "
-                                                 "to handle; 1 sends tokens as they come.")] = 1,
+                                                 "to handle; 1 sends tokens as they come (transformers engine).")] = 1,
 ) -> None:
     """Serve a local model over an OpenAI-compatible HTTP API: POST /v1/chat/completions (streaming, images as data
     URLs, logprobs/top_logprobs, n, seed, stop, and the sampled token ids with vLLM's `return_token_ids`) and
