@@ -189,6 +189,16 @@ def parse_chat(body: Any, *, takes_images: bool = True) -> ChatRequest:
             param="messages",
             code="images_not_supported",
         )
+    for number, message in enumerate(request.messages):
+        for index, part in enumerate(message.content if isinstance(message.content, list) else []):
+            if part.type == "image_url" and not part.image_url.url.startswith("data:"):
+                # The engine also reads local paths, for the in-process agent; over HTTP that would let any client
+                # make the server open files on its own disk.
+                raise ProtocolError(
+                    f"an image URL must be a data URL (data:image/png;base64,...), got {_short(part.image_url.url)}:"
+                    " this server fetches nothing over the network and reads no files",
+                    param=f"messages[{number}].content[{index}].image_url.url",
+                )
     return request
 
 

@@ -77,6 +77,19 @@ def test_an_unreadable_image_is_400(vlm_server) -> None:
     message = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}
     status, answer = post(f"{vlm_server.base_url}/chat/completions", {"messages": [message], "max_tokens": 2})
     assert status == 400 and "image could not be read" in answer["error"]["message"]
+    assert "not a picture format" in answer["error"]["message"] and "BytesIO" not in answer["error"]["message"]
+
+
+@pytest.mark.parametrize("url", ["/etc/hostname", "file:///etc/hostname", "http://127.0.0.1:9/cat.png"])
+def test_an_image_url_that_is_not_a_data_url_is_400_and_nothing_is_read(vlm_server, tmp_path, url) -> None:
+    # a real PNG on the server's disk: over HTTP it must not be opened, though the engine reads paths in-process
+    picture = tmp_path / "frame.png"
+    picture.write_bytes(__import__("base64").b64decode(png_data_url().partition(",")[2]))
+    for sent in (url, str(picture)):
+        message = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": sent}}]}
+        status, answer = post(f"{vlm_server.base_url}/chat/completions", {"messages": [message], "max_tokens": 2})
+        assert status == 400 and "must be a data URL" in answer["error"]["message"]
+        assert answer["error"]["param"] == "messages[0].content[0].image_url.url"
 
 
 @pytest.mark.parametrize("stream", [False, True])

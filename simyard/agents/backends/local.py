@@ -763,7 +763,12 @@ def _read_image(part: dict[str, Any]) -> Any:
         image.load()
     except BackendError:
         raise
-    except Exception as exc:  # noqa: BLE001 (PIL raises many kinds for bad bytes)
+    except Image.UnidentifiedImageError:
+        # PIL's own message names a BytesIO object's address, which tells the sender nothing
+        what = "the data URL's bytes are" if url.startswith("data:") else f"{url[:200]} is"
+        raise BackendError(f"an image could not be read: {what} not a picture format PIL knows",
+                           hint="send a PNG or JPEG") from None
+    except Exception as exc:  # noqa: BLE001 (PIL and base64 raise many kinds for bad bytes)
         raise BackendError(f"an image could not be read: {_one_line(exc)}", hint="send a PNG or JPEG") from None
     return image.convert("RGB")
 
