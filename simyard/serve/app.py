@@ -188,9 +188,10 @@ class ChatServer:
             body = chunk_body(ident, created, self.name, parts, counts)
             return f"data: {json.dumps(body, separators=(',', ':'))}\n\n"
 
+        out: list[str] = []  # the SSE events of the batch at hand, written together
         try:
-            out = [send([{"index": c.index, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
-                          "finish_reason": None} for c in choices])]
+            out.append(send([{"index": c.index, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                              "finish_reason": None} for c in choices]))
             batch = first
             while True:
                 touched: dict[int, ChoiceStream] = {}
@@ -221,7 +222,7 @@ class ChatServer:
         except Exception as exc:  # noqa: BLE001 (the status line is sent: the error goes in the stream)
             self.failures += 1
             error = _engine_error(exc)
-            yield f"data: {json.dumps(error.body())}\n\ndata: [DONE]\n\n"
+            yield "".join(out) + f"data: {json.dumps(error.body())}\n\ndata: [DONE]\n\n"  # what was ready, then why
         finally:
             closer = getattr(events, "aclose", None)
             if closer is not None:
