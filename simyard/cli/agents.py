@@ -47,7 +47,8 @@ def agents_info(name: Annotated[str, typer.Argument(help="Agent name (see `simya
     summary = doc.split("\n\n", 1)[0].replace("\n", " ").strip()
     console.print(Text(name, style="bold") + Text(f" ({registry.origin('agent', name)})" +
                                                   (f": {summary}" if summary else "")))
-    options = describe_options(factory)
+    # `resources` is the worker's shared scope, handed over by the registry, never a user's --agent-opt
+    options = [option for option in describe_options(factory) if option.name != "resources"]
     if not options:
         console.print("options: none", markup=False)
     else:

@@ -53,7 +53,7 @@ def _positive_fps(value: float) -> float:
 def episode_run(
     world: Annotated[str | None, typer.Argument(help="World name (see `simyard env list`); with --from, the "
                                                      "recorded episode's world.", show_default=False)] = None,
-    agent: Annotated[str, typer.Option(help="human, random, oracle, openai, or a plugin's agent "
+    agent: Annotated[str, typer.Option(help="human, random, oracle, openai, local, or a plugin's agent "
                                             "(see `simyard agents list`).")] = "human",
     task: Annotated[str | None, typer.Option(help="Task id (from --suite, or searched in every suite).")] = None,
     suite: Annotated[str | None, typer.Option(help="Suite name or task file to take the task from.")] = None,

@@ -71,6 +71,12 @@ def test_agents_info_lists_options_with_type_default_and_description():
     assert "--agent-opt" in done.stdout
 
 
+def test_agents_info_of_the_local_agent_hides_the_worker_scope_the_registry_passes():
+    done = simyard("agents", "info", "local")
+    assert done.returncode == 0, done.stderr
+    assert "│ model " in done.stdout and "resources" not in done.stdout  # not something --agent-opt can set
+
+
 def test_agents_info_of_an_agent_without_options_says_so():
     done = simyard("agents", "info", "oracle")
     assert done.returncode == 0, done.stderr
