@@ -185,12 +185,7 @@ def parse_args_section(doc: str) -> dict[str, str]:
 
 def options_for_world(options: dict[str, Any], world: str) -> dict[str, Any]:
     """The --world-opt options of one world: `key` applies to every world, `WORLD.key` to that world only (as in
-    `bench run`), so one command line works for both."""
-    chosen: dict[str, Any] = {}
-    for key, value in options.items():
-        prefix, dot, rest = key.partition(".")
-        if not dot:
-            chosen[key] = value
-        elif prefix == world:
-            chosen[rest] = value
-    return chosen
+    `bench run`, which uses the same rule), so one command line works for both."""
+    from simyard.platform.lanes import options_for
+
+    return options_for(world, options)

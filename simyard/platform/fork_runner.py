@@ -19,6 +19,7 @@ from typing import Any
 from simyard.platform.episode import EpisodeResult, Limits, StepRecord
 from simyard.platform.errors import SimyardError
 from simyard.platform.fork import BY_REPLAY, CheckedWorld, ForkError, ForkPoint, fork_agent, load_fork_point
+from simyard.platform.lanes import options_for
 
 #: The folder of a run directory that holds the forks made from its episodes.
 FORKS_DIR = "forks"
@@ -73,20 +74,8 @@ def prepare_fork(episode_dir: str | Path, step: int, limits: Limits = Limits(),
     if cap <= step:
         raise ForkError(f"the step cap is {cap}, so a fork at step {step} would leave the new agent no step",
                         hint=f"raise it, e.g. --max-steps {step + point.task.max_steps}")
-    options = {**world_options_for(point.world_options, point.task.world), **(world_options or {})}
+    options = {**options_for(point.task.world, dict(point.world_options)), **(world_options or {})}
     return ForkSetup(point, limits, options)
-
-
-def world_options_for(options: Mapping[str, Any], world: str) -> dict[str, Any]:
-    """A run's world options as one world takes them: `key` for every world, `WORLD.key` for that world only."""
-    chosen: dict[str, Any] = {}
-    for key, value in options.items():
-        prefix, dot, rest = key.partition(".")
-        if not dot:
-            chosen[key] = value
-        elif prefix == world:
-            chosen[rest] = value
-    return chosen
 
 
 def default_fork_dir(episode_dir: str | Path, step: int, agent: str) -> Path:
@@ -178,4 +167,4 @@ def replay_diverged(result: EpisodeResult) -> str | None:
 
 
 __all__ = ["BY_REPLAY", "FORKS_DIR", "ForkOutcome", "ForkSetup", "default_fork_dir", "prepare_fork",
-           "replay_diverged", "run_fork", "world_options_for"]
+           "replay_diverged", "run_fork"]

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from simyard.platform.export import ExportError, ExportReport
-from simyard.platform.export.target import refuse_recorded_path, write_aside
+from simyard.platform.export.target import refuse_recorded_path
 
 
 def export_matrix(matrix_dir: Path, fmt: str, out: Path,
@@ -48,7 +48,7 @@ def export_matrix(matrix_dir: Path, fmt: str, out: Path,
 def _index(arms: list[tuple[str, Any]], label: str, out: Path, fmt: str, skipped: list[str]) -> ExportReport:
     import pyarrow as pa
 
-    from simyard.platform.export.index_table import results_table
+    from simyard.platform.export.index_table import results_table, write_index_table
     from simyard.platform.export.readable import readable_results
 
     tables = []
@@ -56,20 +56,7 @@ def _index(arms: list[tuple[str, Any]], label: str, out: Path, fmt: str, skipped
         results, problems = readable_results(run)
         skipped.extend(f"arm {name}: {problem}" for problem in problems)
         tables.append(results_table(results, agent=run.manifest.config.agent, run=f"{label}/{name}"))
-    table = pa.concat_tables(tables)
-
-    def write(handle: BinaryIO) -> None:
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            pq.write_table(table, handle)
-        else:
-            import pyarrow.csv as pacsv
-
-            pacsv.write_csv(table, handle)
-
-    write_aside(out, write)
-    return ExportReport(out=out, written=table.num_rows, skipped=skipped)
+    return write_index_table(pa.concat_tables(tables), out, fmt, skipped)
 
 
 def _atif(arms: list[tuple[str, Any]], label: str, out: Path, skipped: list[str],

@@ -48,6 +48,11 @@ def export_index(run: RunDir, out: Path, fmt: str) -> ExportReport:
     """Write the run's index to `out` as Parquet or CSV; rows of a damaged index that cannot be read are named."""
     results, skipped = readable_results(run)
     table = results_table(results, agent=run.manifest.config.agent, run=run.path.name)
+    return write_index_table(table, out, fmt, skipped)
+
+
+def write_index_table(table: Any, out: Path, fmt: str, skipped: list[str]) -> ExportReport:
+    """Write a results table (see `results_table`) to `out` as Parquet or CSV, beside and then over any old file."""
 
     def write(handle: BinaryIO) -> None:
         if fmt == "parquet":
